@@ -27,13 +27,14 @@ export interface Status {
 }
 
 export class StatusError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: StatusDetails,
-  ) {
+  readonly code: number;
+  readonly reason: string;
+  readonly details?: StatusDetails;
+  constructor(code: number, reason: string, message: string, details?: StatusDetails) {
     super(message);
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
   }
 
   toStatus(): Status {

@@ -68,32 +68,38 @@ export interface Storage {
 }
 
 export class KeyExistsError extends Error {
-  constructor(readonly key: string) {
+  readonly key: string;
+  constructor(key: string) {
     super(`key exists: ${key}`);
+    this.key = key;
   }
 }
 
 export class KeyNotFoundError extends Error {
-  constructor(readonly key: string) {
+  readonly key: string;
+  constructor(key: string) {
     super(`key not found: ${key}`);
+    this.key = key;
   }
 }
 
 export class RevisionConflictError extends Error {
-  constructor(
-    readonly key: string,
-    readonly current: KeyValue,
-  ) {
+  readonly key: string;
+  readonly current: KeyValue;
+  constructor(key: string, current: KeyValue) {
     super(`revision conflict on ${key}: now at ${current.modRevision}`);
+    this.key = key;
+    this.current = current;
   }
 }
 
 export class CompactedError extends Error {
-  constructor(
-    readonly requested: number,
-    readonly compacted: number,
-  ) {
+  readonly requested: number;
+  readonly compacted: number;
+  constructor(requested: number, compacted: number) {
     super(`required revision ${requested} has been compacted (compacted revision ${compacted})`);
+    this.requested = requested;
+    this.compacted = compacted;
   }
 }
 
