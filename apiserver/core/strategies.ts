@@ -1,0 +1,57 @@
+// Strategies for the core/v1 kinds the standalone server serves itself (Namespaces, Secrets, Events),
+// with the behaviour kubectl users rely on: stringData folded into data, a namespace's phase, and the
+// computed table cells kubectl prints.
+import type { KubeObject } from '../../api/types.ts';
+import type { Strategy } from '../registry/strategy.ts';
+import { fieldErrors, type StatusCause } from '../status.ts';
+import { isPlainObject } from '../registry/objects.ts';
+
+const secretKeyPattern = /^[-._a-zA-Z0-9]+$/;
+const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function foldStringData(obj: KubeObject): void {
+  const stringData = obj.stringData;
+  if (isPlainObject(stringData)) {
+    const data = isPlainObject(obj.data) ? obj.data : {};
+    for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+    obj.data = data;
+  }
+  delete obj.stringData;
+  if (obj.type === undefined || obj.type === '') obj.type = 'Opaque';
+}
+
+export const secretStrategy: Strategy = {
+  prepareForCreate: foldStringData,
+  prepareForUpdate: foldStringData,
+  validate(obj) {
+    const causes: StatusCause[] = [];
+    const data = isPlainObject(obj.data) ? obj.data : {};
+    for (const [k, v] of Object.entries(data)) {
+      if (!secretKeyPattern.test(k)) causes.push(fieldErrors.invalid(`data[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
+      // Never echo the value: it is a credential.
+      if (typeof v !== 'string' || !base64Pattern.test(v)) causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: illegal base64 data', field: `data[${k}]` });
+    }
+    return causes;
+  },
+  validateUpdate(obj, old) {
+    if (old.immutable === true && (JSON.stringify(obj.data ?? {}) !== JSON.stringify(old.data ?? {}) || obj.immutable !== true)) {
+      return [fieldErrors.forbidden('data', 'field is immutable when `immutable` is set')];
+    }
+    if (obj.type !== old.type) return [fieldErrors.invalid('type', obj.type, 'field is immutable')];
+    return [];
+  },
+  tableCells: (obj) => ({ Data: isPlainObject(obj.data) ? Object.keys(obj.data).length : 0 }),
+};
+
+export const namespaceStrategy: Strategy = {
+  prepareForCreate(obj) {
+    obj.status = { phase: 'Active' };
+  },
+};
+
+export const eventStrategy: Strategy = {
+  tableCells(obj) {
+    const io = isPlainObject(obj.involvedObject) ? obj.involvedObject : {};
+    return { Object: `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}` };
+  },
+};

@@ -1,0 +1,49 @@
+// Small pure helpers over plain JSON objects, shared by the store and the handlers.
+import type { KubeObject } from '../../api/types.ts';
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ak = Object.keys(a);
+  const bo = b as Record<string, unknown>;
+  if (ak.length !== Object.keys(bo).length) return false;
+  for (const k of ak) {
+    if (!Object.hasOwn(bo, k) || !deepEqual((a as Record<string, unknown>)[k], bo[k])) return false;
+  }
+  return true;
+}
+
+export const clone = <T>(v: T): T => structuredClone(v);
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Everything outside metadata and status: what a generation counts. */
+export function specPart(obj: KubeObject): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k !== 'metadata' && k !== 'status' && k !== 'apiVersion' && k !== 'kind') out[k] = v;
+  }
+  return out;
+}
+
+/** Object equality ignoring resourceVersion and managedFields timestamps: a write that changes nothing else is a no-op. */
+export function sameContent(a: KubeObject, b: KubeObject): boolean {
+  const strip = (o: KubeObject) => {
+    const meta = { ...o.metadata };
+    delete meta.resourceVersion;
+    delete meta.managedFields;
+    return { ...o, metadata: meta };
+  };
+  return deepEqual(strip(a), strip(b));
+}
+
+/** RFC 3339 with seconds, as metav1.Time serializes. */
+export const nowRFC3339 = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,0 +1,123 @@
+// The embedded default: one process with its own CA, SQLite storage and the core/v1 kinds kubectl needs,
+// so that `npm start` gives a working API with nothing else installed.
+import https from 'node:https';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { metal3Kinds } from '../api/index.ts';
+import { coreKinds } from './core/kinds.ts';
+import { eventStrategy, namespaceStrategy, secretStrategy } from './core/strategies.ts';
+import { ensureStandalonePKI, type PKI } from './auth/pki.ts';
+import { clientCertAuthenticator } from './auth/authn.ts';
+import { writeKubeconfig } from './auth/kubeconfig.ts';
+import { SqliteStorage, DEFAULT_COMPACTION_INTERVAL_MS, DEFAULT_RETAIN_REVISIONS } from './storage/sqlite.ts';
+import { createAPIServer, type APIServer, type ServedKind } from './server.ts';
+import type { Strategy } from './registry/strategy.ts';
+import { StatusError } from './status.ts';
+
+export interface StandaloneOptions {
+  dataDir: string;
+  port: number;
+  bindAddress: string;
+  compactionIntervalMs?: number;
+  retainRevisions?: number;
+}
+
+export interface Standalone {
+  url: string;
+  port: number;
+  kubeconfig: string;
+  pki: PKI;
+  server: APIServer;
+  stop(): Promise<void>;
+}
+
+const coreStrategies: Record<string, Strategy> = {
+  namespaces: namespaceStrategy,
+  secrets: secretStrategy,
+  events: eventStrategy,
+};
+
+export function standaloneKinds(): ServedKind[] {
+  return [
+    ...metal3Kinds.map((def) => ({ def })),
+    ...coreKinds.map((def) => ({ def, strategy: coreStrategies[def.plural] })),
+  ];
+}
+
+export async function startStandalone(opts: StandaloneOptions): Promise<Standalone> {
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const pki = await ensureStandalonePKI(opts.dataDir, {
+    hosts: ['127.0.0.1', 'localhost', '::1', opts.bindAddress].filter((h, i, a) => a.indexOf(h) === i && h !== '0.0.0.0'),
+  });
+  const storage = SqliteStorage.open(join(opts.dataDir, 'state.db'), {
+    compactionIntervalMs: opts.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS,
+    retainRevisions: opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS,
+  });
+  const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress;
+  const server = createAPIServer({
+    storage,
+    kinds: standaloneKinds(),
+    authenticate: clientCertAuthenticator({ caPem: pki.caCert }),
+    serverAddress: `${host}:${opts.port}`,
+  });
+  await server.start();
+  await ensureNamespaces(server, ['default', 'kube-system', 'kube-public']);
+
+  const httpsServer = https.createServer(
+    {
+      key: pki.serverKey,
+      cert: pki.serverCert,
+      ca: pki.caCert,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    server.app,
+  );
+  httpsServer.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    httpsServer.once('error', reject);
+    httpsServer.listen(opts.port, opts.bindAddress, () => resolve());
+  });
+  const port = (httpsServer.address() as AddressInfo).port;
+  const url = `https://${opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const kubeconfig = join(opts.dataDir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, { server: url, caPem: pki.caCert, certPem: pki.adminCert, keyPem: pki.adminKey, user: 'admin' });
+  return {
+    url,
+    port,
+    kubeconfig,
+    pki,
+    server,
+    async stop() {
+      server.markShuttingDown();
+      httpsServer.closeIdleConnections();
+      await new Promise<void>((resolve) => {
+        httpsServer.close(() => resolve());
+        // Watches are long-running: end them rather than wait out their timeouts.
+        setTimeout(() => httpsServer.closeAllConnections(), 200).unref();
+      });
+      await server.stop();
+    },
+  };
+}
+
+async function ensureNamespaces(server: APIServer, names: string[]): Promise<void> {
+  const store = server.stores.get('/v1/namespaces');
+  if (!store) return;
+  for (const name of names) {
+    if (store.hasCached('', name)) continue;
+    try {
+      await store.create('', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {
+        user: { name: 'system:apiserver', groups: ['system:masters'] },
+        dryRun: false,
+        fieldManager: 'metal3-apiserver',
+        fieldValidation: 'Strict',
+        warnings: [],
+      });
+    } catch (e) {
+      if (!(e instanceof StatusError && e.code === 409)) throw e;
+    }
+  }
+}

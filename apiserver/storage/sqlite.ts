@@ -1,0 +1,406 @@
+// SQLite backend in the manner of kine: a single append-only log of revisions. Each write appends one row
+// whose rowid is the new global revision; the newest row of a key is its current state (or a tombstone).
+// Writes are group-committed: everything queued in one event-loop turn shares one transaction and one fsync.
+
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import {
+  CompactedError,
+  KeyExistsError,
+  KeyNotFoundError,
+  RevisionConflictError,
+  StorageUnavailableError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Storage,
+  type StorageEvent,
+  type WatchCallback,
+} from './interface.ts';
+
+export interface SqliteOptions {
+  /** Compact periodically; 0 or absent disables it. The server passes 5 minutes. */
+  compactionIntervalMs?: number;
+  /** Revisions kept by periodic compaction (default 10,000). */
+  retainRevisions?: number;
+  /** Refuse writes once the database would exceed this size, like etcd's --quota-backend-bytes. */
+  quotaBytes?: number;
+}
+
+export interface SqliteStats {
+  /** Transactions committed by the write path. */
+  commits: number;
+  /** Writes (creates, updates, deletes) made durable. */
+  writes: number;
+  /** Batches rolled back because the commit could not be persisted. */
+  failedCommits: number;
+}
+
+export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000;
+export const DEFAULT_RETAIN_REVISIONS = 10_000;
+
+// Every string sorts below this in SQLite's BINARY collation for the ASCII keys the registry builds.
+const PREFIX_END = '\uffff';
+
+interface Row {
+  rev: number;
+  key: string;
+  create_rev: number;
+  prev_rev: number;
+  deleted: number;
+  value: string;
+}
+
+type WriteOp =
+  | { kind: 'create'; key: string; value: string }
+  | { kind: 'update'; key: string; value: string; expected: number }
+  | { kind: 'delete'; key: string; expected?: number };
+
+interface PendingWrite {
+  op: WriteOp;
+  resolve: (kv: KeyValue) => void;
+  reject: (err: Error) => void;
+}
+
+interface Watcher {
+  prefix: string;
+  /** Events at or below this revision were already delivered (or predate the watch). */
+  after: number;
+  cb: WatchCallback;
+  /** Replayed events not yet delivered; null once the watcher is live. */
+  backlog: StorageEvent[] | null;
+  stopped: boolean;
+}
+
+const toKeyValue = (r: Row): KeyValue => ({
+  key: r.key,
+  value: r.value,
+  modRevision: r.rev,
+  createRevision: r.create_rev,
+});
+
+const asRow = (r: unknown): Row | undefined => (r === undefined ? undefined : (r as Row));
+
+export class SqliteStorage implements Storage {
+  readonly backend = 'sqlite';
+
+  private readonly db: DatabaseSync;
+  private rev: number;
+  private compacted: number;
+  private readonly counters: SqliteStats = { commits: 0, writes: 0, failedCommits: 0 };
+  private queue: PendingWrite[] = [];
+  private flushScheduled: NodeJS.Immediate | undefined;
+  private readonly watchers = new Set<Watcher>();
+  private compactionTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private readonly stLatest: StatementSync;
+  private readonly stInsert: StatementSync;
+  private readonly stByRev: StatementSync;
+  private readonly stList: StatementSync;
+  private readonly stListLimit: StatementSync;
+  private readonly stSince: StatementSync;
+  private readonly stCompact: StatementSync;
+  private readonly stSetMeta: StatementSync;
+
+  private constructor(db: DatabaseSync) {
+    this.db = db;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS kv (
+        rev INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        create_rev INTEGER NOT NULL,
+        prev_rev INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        value TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS kv_key_rev ON kv (key, rev);
+      CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `);
+    this.stLatest = db.prepare('SELECT rev, key, create_rev, prev_rev, deleted, value FROM kv WHERE key = ? ORDER BY rev DESC LIMIT 1');
+    this.stInsert = db.prepare('INSERT INTO kv (rev, key, create_rev, prev_rev, deleted, value) VALUES (?, ?, ?, ?, ?, ?)');
+    this.stByRev = db.prepare('SELECT rev, key, create_rev, prev_rev, deleted, value FROM kv WHERE rev = ?');
+    // The correlated MAX lets SQLite walk the (key, rev) index in key order and stop at LIMIT, so a page
+    // costs O(page) rather than materialising every key under the prefix.
+    const listSql = `
+      SELECT rev, key, create_rev, value FROM kv AS k
+      WHERE key >= :lo AND key < :hi AND key > :after
+        AND rev = (SELECT MAX(rev) FROM kv AS n WHERE n.key = k.key AND n.rev <= :at)
+        AND deleted = 0
+      ORDER BY key`;
+    this.stList = db.prepare(listSql);
+    this.stListLimit = db.prepare(`${listSql} LIMIT :limit`);
+    this.stSince = db.prepare(
+      'SELECT rev, key, create_rev, prev_rev, deleted, value FROM kv WHERE rev > ? AND rev <= ? AND key >= ? AND key < ? ORDER BY rev',
+    );
+    // A row at or below the target is history once a newer row of its key is also at or below it; a
+    // tombstone there is not needed either, since nothing can read at a compacted revision.
+    this.stCompact = db.prepare(`
+      DELETE FROM kv WHERE rev <= :at AND (deleted = 1 OR EXISTS (
+        SELECT 1 FROM kv AS n WHERE n.key = kv.key AND n.rev > kv.rev AND n.rev <= :at))`);
+    this.stSetMeta = db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
+
+    const compacted = asRow(db.prepare("SELECT value AS rev FROM meta WHERE name = 'compacted'").get());
+    this.compacted = compacted ? compacted.rev : 0;
+    const newest = db.prepare('SELECT MAX(rev) AS rev FROM kv').get() as { rev: number | null };
+    // Compaction may have removed the newest row (a tombstone); the compacted revision bounds it from below.
+    this.rev = Math.max(newest.rev ?? 0, this.compacted);
+  }
+
+  static open(path: string, opts: SqliteOptions = {}): SqliteStorage {
+    const db = new DatabaseSync(path);
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
+      if (opts.quotaBytes) {
+        const { page_size: pageSize } = db.prepare('PRAGMA page_size').get() as { page_size: number };
+        db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(opts.quotaBytes / pageSize))}`);
+      }
+      const s = new SqliteStorage(db);
+      const interval = opts.compactionIntervalMs ?? 0;
+      if (interval > 0) s.startCompaction(interval, opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS);
+      return s;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  currentRevision(): number {
+    return this.rev;
+  }
+
+  compactedRevision(): number {
+    return this.compacted;
+  }
+
+  stats(): SqliteStats {
+    return { ...this.counters };
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    this.assertOpen();
+    const row = asRow(this.stLatest.get(key));
+    return row && !row.deleted ? toKeyValue(row) : undefined;
+  }
+
+  create(key: string, value: string): Promise<KeyValue> {
+    return this.enqueue({ kind: 'create', key, value });
+  }
+
+  update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
+    return this.enqueue({ kind: 'update', key, value, expected: expectedModRevision });
+  }
+
+  delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
+    return this.enqueue({ kind: 'delete', key, expected: expectedModRevision });
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    this.assertOpen();
+    const at = opts.revision ?? this.rev;
+    if (at < this.compacted) throw new CompactedError(at, this.compacted);
+    if (at > this.rev) throw new Error(`required revision ${at} is a future revision (current ${this.rev})`);
+    const params = { lo: prefix, hi: prefix + PREFIX_END, after: opts.startAfter ?? '', at };
+    const limit = opts.limit ?? 0;
+    const rows = (limit > 0 ? this.stListLimit.all({ ...params, limit: limit + 1 }) : this.stList.all(params)) as unknown as Row[];
+    const more = limit > 0 && rows.length > limit;
+    if (more) rows.length = limit;
+    return { items: rows.map(toKeyValue), revision: at, more };
+  }
+
+  watch(prefix: string, fromRevision: number, cb: WatchCallback): () => void {
+    this.assertOpen();
+    if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
+    const w: Watcher = { prefix, after: fromRevision, cb, backlog: null, stopped: false };
+    if (fromRevision < this.rev) {
+      // Read the replay now, while it is certainly not compacted; deliver it on the next microtask so the
+      // caller holds the stop function first. Commits in between append to the backlog, keeping order.
+      w.backlog = this.eventsSince(prefix, fromRevision, this.rev);
+      w.after = this.rev;
+      queueMicrotask(() => {
+        const backlog = w.backlog ?? [];
+        w.backlog = null;
+        if (!w.stopped && backlog.length) this.deliver(w, backlog);
+      });
+    }
+    this.watchers.add(w);
+    return () => {
+      w.stopped = true;
+      this.watchers.delete(w);
+    };
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.assertOpen();
+    this.compactNow(revision);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    if (this.flushScheduled) {
+      clearImmediate(this.flushScheduled);
+      this.flush();
+    }
+    this.closed = true;
+    this.watchers.clear();
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageUnavailableError('storage is closed');
+  }
+
+  private startCompaction(intervalMs: number, retain: number): void {
+    this.compactionTimer = setInterval(() => {
+      const target = this.rev - retain;
+      if (target <= this.compacted) return;
+      try {
+        this.compactNow(target);
+      } catch (err) {
+        process.emitWarning(`periodic compaction to ${target} failed: ${(err as Error).message}`);
+      }
+    }, intervalMs);
+    this.compactionTimer.unref();
+  }
+
+  private compactNow(revision: number): void {
+    if (revision > this.rev) throw new Error(`cannot compact to ${revision}: a future revision (current ${this.rev})`);
+    if (revision <= this.compacted) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.stCompact.run({ at: revision });
+      this.stSetMeta.run('compacted', revision);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.rollback();
+      throw new StorageUnavailableError(`compaction failed: ${(err as Error).message}`);
+    }
+    this.compacted = revision;
+  }
+
+  private enqueue(op: WriteOp): Promise<KeyValue> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError('storage is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      this.flushScheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Applies every queued write in one transaction; each write's precondition sees the writes before it. */
+  private flush(): void {
+    this.flushScheduled = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    if (!batch.length) return;
+
+    const outcomes: (KeyValue | Error)[] = [];
+    const events: StorageEvent[] = [];
+    let next = this.rev;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const { op } of batch) {
+        const result = this.apply(op, next + 1);
+        if (result instanceof Error) {
+          outcomes.push(result);
+          continue;
+        }
+        next += 1;
+        events.push(result);
+        outcomes.push(result.kv);
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.rollback();
+      this.counters.failedCommits += 1;
+      const cause = new StorageUnavailableError(`storage write failed: ${(err as Error).message}`);
+      for (const w of batch) w.reject(cause);
+      return;
+    }
+
+    this.rev = next;
+    this.counters.commits += 1;
+    this.counters.writes += events.length;
+    // Watchers first, so an in-process cache already reflects a write when its writer hears back.
+    if (events.length) this.notify(events);
+    batch.forEach((w, i) => {
+      const o = outcomes[i];
+      if (o instanceof Error) w.reject(o);
+      else w.resolve(o);
+    });
+  }
+
+  /** One write inside the open transaction: the event it produced, or the precondition it failed. */
+  private apply(op: WriteOp, rev: number): StorageEvent | Error {
+    const cur = asRow(this.stLatest.get(op.key));
+    const live = cur && !cur.deleted ? cur : undefined;
+    switch (op.kind) {
+      case 'create': {
+        if (live) return new KeyExistsError(op.key);
+        this.stInsert.run(rev, op.key, rev, 0, 0, op.value);
+        return { type: 'PUT', kv: { key: op.key, value: op.value, modRevision: rev, createRevision: rev }, created: true };
+      }
+      case 'update': {
+        if (!live) return new KeyNotFoundError(op.key);
+        if (live.rev !== op.expected) return new RevisionConflictError(op.key, toKeyValue(live));
+        this.stInsert.run(rev, op.key, live.create_rev, live.rev, 0, op.value);
+        return {
+          type: 'PUT',
+          kv: { key: op.key, value: op.value, modRevision: rev, createRevision: live.create_rev },
+          prevKv: toKeyValue(live),
+          created: false,
+        };
+      }
+      case 'delete': {
+        if (!live) return new KeyNotFoundError(op.key);
+        if (op.expected !== undefined && live.rev !== op.expected) return new RevisionConflictError(op.key, toKeyValue(live));
+        // The tombstone keeps the last value so watchers and replays can report what was deleted.
+        this.stInsert.run(rev, op.key, live.create_rev, live.rev, 1, live.value);
+        return {
+          type: 'DELETE',
+          kv: { key: op.key, value: live.value, modRevision: rev, createRevision: live.create_rev },
+          prevKv: toKeyValue(live),
+          created: false,
+        };
+      }
+    }
+  }
+
+  private rollback(): void {
+    // SQLite may already have rolled back on its own after an I/O or full-disk error.
+    if (!this.db.isTransaction) return;
+    try {
+      this.db.exec('ROLLBACK');
+    } catch {
+      // Nothing more can be done; the transaction is gone either way.
+    }
+  }
+
+  private eventsSince(prefix: string, after: number, upTo: number): StorageEvent[] {
+    const rows = this.stSince.all(after, upTo, prefix, prefix + PREFIX_END) as unknown as Row[];
+    return rows.map((r) => {
+      const prev = r.prev_rev ? asRow(this.stByRev.get(r.prev_rev)) : undefined;
+      const ev: StorageEvent = { type: r.deleted ? 'DELETE' : 'PUT', kv: toKeyValue(r), created: !r.deleted && !r.prev_rev };
+      if (prev) ev.prevKv = toKeyValue(prev);
+      return ev;
+    });
+  }
+
+  private notify(events: StorageEvent[]): void {
+    for (const w of this.watchers) {
+      const mine = events.filter((e) => e.kv.modRevision > w.after && e.kv.key.startsWith(w.prefix));
+      if (!mine.length) continue;
+      if (w.backlog) w.backlog.push(...mine);
+      else this.deliver(w, mine);
+    }
+  }
+
+  private deliver(w: Watcher, events: StorageEvent[]): void {
+    w.after = events[events.length - 1].kv.modRevision;
+    try {
+      w.cb(events);
+    } catch (err) {
+      // One faulty consumer must not break the commit path of every writer.
+      process.emitWarning(`storage watch callback threw: ${(err as Error).message}`);
+    }
+  }
+}
