@@ -299,17 +299,19 @@ function toCause(e: ErrorObject, root: unknown): FieldCause | undefined {
 }
 
 function toCauses(errors: ErrorObject[], root: unknown): FieldCause[] {
-  const causes = errors.map((e) => toCause(e, root)).filter((c): c is FieldCause => c !== undefined);
-  // A value of the wrong type also fails its enum, pattern...; kube reports only the type.
-  const wrongType = new Set(causes.filter((c) => c.reason === 'FieldValueTypeInvalid' && c.message.includes('must be of type')).map((c) => c.field));
+  // kube-openapi runs every validator of a node, so a wrong type also shows its enum failure; ajv agrees.
+  // Only exact repeats (ajv can report one failure through two schema paths) are dropped.
   const seen = new Set<string>();
-  return causes.filter((c) => {
-    if (wrongType.has(c.field) && c.reason !== 'FieldValueTypeInvalid') return false;
+  const causes: FieldCause[] = [];
+  for (const e of errors) {
+    const c = toCause(e, root);
+    if (!c) continue;
     const key = `${c.field}\n${c.reason}\n${c.message}`;
-    if (seen.has(key)) return false;
+    if (seen.has(key)) continue;
     seen.add(key);
-    return true;
-  });
+    causes.push(c);
+  }
+  return causes;
 }
 
 /** A Go %#v rendering of the map-key values, as kube prints a duplicate list-map entry. */

@@ -14,6 +14,7 @@ import { SqliteStorage, DEFAULT_COMPACTION_INTERVAL_MS, DEFAULT_RETAIN_REVISIONS
 import { createAPIServer, type APIServer, type ServedKind } from './server.ts';
 import type { Strategy } from './registry/strategy.ts';
 import { StatusError } from './status.ts';
+import { startNamespaceController } from './core/namespace-controller.ts';
 
 export interface StandaloneOptions {
   dataDir: string;
@@ -63,6 +64,10 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   });
   await server.start();
   await ensureNamespaces(server, ['default', 'kube-system', 'kube-public']);
+  const namespaceStore = server.stores.get('/v1/namespaces');
+  const stopNamespaceController = namespaceStore
+    ? startNamespaceController(namespaceStore, [...server.stores.values()].filter((s) => s.def.namespaced))
+    : () => {};
 
   const httpsServer = https.createServer(
     {
@@ -92,6 +97,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     server,
     async stop() {
       server.markShuttingDown();
+      stopNamespaceController();
       httpsServer.closeIdleConnections();
       await new Promise<void>((resolve) => {
         httpsServer.close(() => resolve());

@@ -571,10 +571,8 @@ export class Store {
     delete meta.selfLink;
     if (meta.generateName === undefined && om.generateName !== undefined) meta.generateName = om.generateName;
     meta.generation = om.generation ?? 1;
-    if (subresource !== 'status') {
-      this.strategy.prepareForUpdate?.(obj, old);
-      this.schema.applyDefaults(obj);
-    }
+    if (subresource !== 'status') this.strategy.prepareForUpdate?.(obj, old);
+    this.schema.applyDefaults(obj);
     if (!deepEqual(specPart(obj), specPart(old))) meta.generation = (om.generation ?? 0) + 1;
     if (managed === 'update' && !sameContent(obj, old)) {
       meta.managedFields = updateManagedFields(this.fmContext(), old, obj, ctx.fieldManager, subresource || undefined);

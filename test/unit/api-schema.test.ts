@@ -272,7 +272,7 @@ test('required, enum, type and pattern errors are worded as kube-apiserver words
   ]);
 });
 
-test('a wrong type is reported once, not also as an enum failure', () => {
+test('a wrong type also reports its enum failure, as kube-openapi does', () => {
   const host = realisticHost();
   (host.spec as Record<string, unknown>).bootMode = 5;
   assert.deepEqual(bmh.validate(host), [
@@ -280,6 +280,11 @@ test('a wrong type is reported once, not also as an enum failure', () => {
       field: 'spec.bootMode',
       reason: 'FieldValueTypeInvalid',
       message: 'Invalid value: "integer": spec.bootMode in body must be of type string: "integer"',
+    },
+    {
+      field: 'spec.bootMode',
+      reason: 'FieldValueNotSupported',
+      message: 'Unsupported value: 5: supported values: "UEFI", "UEFISecureBoot", "legacy"',
     },
   ]);
 });
