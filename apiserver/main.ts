@@ -11,8 +11,18 @@ const usage = `Usage: metal3-apiserver [flags]
   --port N              HTTPS port (env METAL3_PORT, default 6443; 0 picks a free port)
   --bind-address ADDR   listen address (env METAL3_BIND_ADDRESS, default 127.0.0.1)
   --version             print the version and exit
+  --compaction-interval DURATION
+                        how often the storage log is compacted, e.g. 500ms, 30s, 5m (default 5m; for tests)
+  --retain-revisions N  revisions kept by each compaction (default 10000; for tests)
   -h, --help            this text
 `;
+
+/** A Go-style duration (`500ms`, `30s`, `5m`, `1h`), as kube's --etcd-compaction-interval takes. */
+function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new Error(`invalid duration: ${text} (want e.g. 500ms, 30s, 5m)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +31,8 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       'bind-address': { type: 'string' },
       version: { type: 'boolean' },
+      'compaction-interval': { type: 'string' },
+      'retain-revisions': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -37,7 +49,16 @@ async function main(): Promise<void> {
   const portText = values.port ?? process.env.METAL3_PORT ?? '6443';
   if (!/^\d+$/.test(portText) || Number(portText) > 65535) throw new Error(`invalid port: ${portText}`);
   const bindAddress = values['bind-address'] ?? process.env.METAL3_BIND_ADDRESS ?? '127.0.0.1';
-  const s = await startStandalone({ dataDir, port: Number(portText), bindAddress });
+  const compaction = values['compaction-interval'];
+  const retain = values['retain-revisions'];
+  if (retain !== undefined && !/^\d+$/.test(retain)) throw new Error(`invalid --retain-revisions: ${retain}`);
+  const s = await startStandalone({
+    dataDir,
+    port: Number(portText),
+    bindAddress,
+    compactionIntervalMs: compaction === undefined ? undefined : durationMs(compaction),
+    retainRevisions: retain === undefined ? undefined : Number(retain),
+  });
   process.stdout.write(
     `metal3-apiserver ${versionInfo().gitVersion} serving on ${s.url}\n` +
       `  data directory: ${dataDir}\n` +

@@ -29,8 +29,8 @@ import {
   tooOldResourceVersion,
   type StatusCause,
 } from '../status.ts';
-import { validateObjectMeta, validateObjectMetaUpdate } from '../validation/objectmeta.ts';
-import { parseLabelSelector } from '../selectors/labels.ts';
+import { validateObjectMeta, validateObjectMetaUpdate } from '../../api/objectmeta.ts';
+import { parseLabelSelector } from '../../api/labels.ts';
 import { parseFieldSelector } from '../selectors/fields.ts';
 import { updateManagedFields, apply as applyConfiguration } from '../fieldmanager/index.ts';
 import type { Admission, AdmissionAttributes, Operation, Strategy, UserInfo } from './strategy.ts';
@@ -388,9 +388,20 @@ export class Store {
     if (causes.length) throw invalid(this.def.kind, this.def.group, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
   }
 
-  private async runAdmission(attrs: AdmissionAttributes, ctx: WriteContext): Promise<void> {
+  // kube's order: built-in defaulting, mutating admission, schema and built-in validation, then
+  // validating admission (policies and webhooks), so a mutating webhook cannot smuggle in an invalid object.
+  private async mutatingAdmission(attrs: AdmissionAttributes, ctx: WriteContext): Promise<void> {
     for (const a of this.admission) await a.mutate?.(attrs, ctx.warnings);
+  }
+
+  private async validatingAdmission(attrs: AdmissionAttributes, ctx: WriteContext): Promise<void> {
     for (const a of this.admission) await a.validate?.(attrs, ctx.warnings);
+  }
+
+  /** Schema defaults, then the kind's own defaults. */
+  private applyDefaults(obj: KubeObject): void {
+    this.schema.applyDefaults(obj);
+    this.strategy.default?.(obj);
   }
 
   private attrs(op: Operation, obj: KubeObject | undefined, old: KubeObject | undefined, ctx: WriteContext, subresource = '', options?: Record<string, unknown>): AdmissionAttributes {
@@ -438,14 +449,15 @@ export class Store {
     }
     this.checkFields(obj, ctx);
     this.prepareForCreate(obj);
-    this.schema.applyDefaults(obj);
+    this.applyDefaults(obj);
     const generated = !obj.metadata.name && !!obj.metadata.generateName;
     if (generated) obj.metadata.name = this.generateName(obj.metadata.generateName!);
+    const attrs = this.attrs('CREATE', obj, undefined, ctx);
+    await this.mutatingAdmission(attrs, ctx);
     obj.metadata.managedFields = updateManagedFields(this.fmContext(), undefined, obj, ctx.fieldManager);
     if (obj.metadata.managedFields.length === 0) delete obj.metadata.managedFields;
     this.validateAll(obj, undefined, this.def.namespaced ? namespace : undefined);
-    await this.runAdmission(this.attrs('CREATE', obj, undefined, ctx), ctx);
-    if (this.admission.length) this.validateAll(obj, undefined, this.def.namespaced ? namespace : undefined);
+    await this.validatingAdmission(attrs, ctx);
     if (ctx.dryRun) {
       if (this.cacher.get(this.key(namespace, obj.metadata.name!))) throw alreadyExists(this.ref(), obj.metadata.name!);
       return obj;
@@ -572,17 +584,16 @@ export class Store {
     if (meta.generateName === undefined && om.generateName !== undefined) meta.generateName = om.generateName;
     meta.generation = om.generation ?? 1;
     if (subresource !== 'status') this.strategy.prepareForUpdate?.(obj, old);
-    this.schema.applyDefaults(obj);
+    this.applyDefaults(obj);
+    const attrs = this.attrs('UPDATE', obj, old, ctx, subresource);
+    await this.mutatingAdmission(attrs, ctx);
     if (!deepEqual(specPart(obj), specPart(old))) meta.generation = (om.generation ?? 0) + 1;
     if (managed === 'update' && !sameContent(obj, old)) {
       meta.managedFields = updateManagedFields(this.fmContext(), old, obj, ctx.fieldManager, subresource || undefined);
       if (meta.managedFields.length === 0) delete meta.managedFields;
     }
     this.validateAll(obj, old, this.def.namespaced ? namespace : undefined);
-    if (this.admission.length) {
-      await this.runAdmission(this.attrs('UPDATE', obj, old, ctx, subresource), ctx);
-      this.validateAll(obj, old, this.def.namespaced ? namespace : undefined);
-    }
+    await this.validatingAdmission(attrs, ctx);
     return obj;
   }
 
@@ -642,12 +653,11 @@ export class Store {
           const managedFields = merged.metadata.managedFields;
           this.prepareForCreate(merged);
           merged.metadata.managedFields = managedFields;
-          this.schema.applyDefaults(merged);
+          this.applyDefaults(merged);
+          const attrs = this.attrs('CREATE', merged, undefined, ctx);
+          await this.mutatingAdmission(attrs, ctx);
           this.validateAll(merged, undefined, this.def.namespaced ? namespace : undefined);
-          if (this.admission.length) {
-            await this.runAdmission(this.attrs('CREATE', merged, undefined, ctx), ctx);
-            this.validateAll(merged, undefined, this.def.namespaced ? namespace : undefined);
-          }
+          await this.validatingAdmission(attrs, ctx);
           return { obj: merged, created: true };
         }
         return {
@@ -695,7 +705,11 @@ export class Store {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`,
         );
       }
-      if (this.admission.length) await this.runAdmission(this.attrs('DELETE', undefined, obj, ctx, '', { kind: 'DeleteOptions', ...options }), ctx);
+      if (this.admission.length) {
+        const attrs = this.attrs('DELETE', undefined, obj, ctx, '', { kind: 'DeleteOptions', ...options });
+        await this.mutatingAdmission(attrs, ctx);
+        await this.validatingAdmission(attrs, ctx);
+      }
       if ((obj.metadata.finalizers ?? []).length > 0) {
         if (obj.metadata.deletionTimestamp) return { obj, deleted: false };
         const next = clone(obj);

@@ -8,6 +8,8 @@ export interface Strategy {
   prepareForCreate?(obj: KubeObject): void;
   /** Normalize an updated object; `old` is the stored object. */
   prepareForUpdate?(obj: KubeObject, old: KubeObject): void;
+  /** Built-in defaults beyond the schema's, applied on every write before mutating admission. */
+  default?(obj: KubeObject): void;
   /** Kind-specific validation beyond the schema and ObjectMeta. */
   validate?(obj: KubeObject): StatusCause[];
   validateUpdate?(obj: KubeObject, old: KubeObject): StatusCause[];
@@ -15,36 +17,4 @@ export interface Strategy {
   tableCells?(obj: KubeObject): Record<string, unknown>;
 }
 
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-
-export interface UserInfo {
-  name: string;
-  uid?: string;
-  groups: string[];
-  extra?: Record<string, string[]>;
-}
-
-/** What admission sees of a request (k8s.io/apiserver admission.Attributes). */
-export interface AdmissionAttributes {
-  operation: Operation;
-  group: string;
-  version: string;
-  kind: string;
-  resource: string;
-  subresource: string;
-  namespace: string;
-  name: string;
-  object?: KubeObject;
-  oldObject?: KubeObject;
-  dryRun: boolean;
-  user: UserInfo;
-  options?: Record<string, unknown>;
-}
-
-/** Admission plugins run by the store: mutating first, then validating, after the built-in checks. */
-export interface Admission {
-  /** May change attrs.object in place; may add warnings; throws a StatusError to deny. */
-  mutate?(attrs: AdmissionAttributes, warnings: string[]): Promise<void>;
-  /** Throws a StatusError to deny. */
-  validate?(attrs: AdmissionAttributes, warnings: string[]): Promise<void>;
-}
+export type { Operation, UserInfo, AdmissionAttributes, Admission } from '../../webhooks/types.ts';

@@ -6,7 +6,7 @@ import {
   labelSelectorFromObject,
   parseLabelRequirements,
   parseLabelSelector,
-} from '../../apiserver/selectors/labels.ts';
+} from '../../api/labels.ts';
 import {
   exactNameFromFieldSelector,
   metadataFieldValue,

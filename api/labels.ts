@@ -2,8 +2,8 @@
 // structured metav1.LabelSelector, both compiled to a predicate over an object's labels.
 // Error messages follow kube's parser so that clients see the same 400s.
 
-import { badRequest } from '../status.ts';
-import { isQualifiedName, isValidLabelValue } from '../validation/objectmeta.ts';
+import { badRequest } from './status.ts';
+import { isQualifiedName, isValidLabelValue } from './objectmeta.ts';
 
 export type Labels = Record<string, string> | undefined;
 export type LabelPredicate = (labels: Labels) => boolean;

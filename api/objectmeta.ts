@@ -2,8 +2,8 @@
 // custom resource, plus the name validators (util/validation) that label selectors reuse.
 // Messages are kube's, word for word, because clients and tests match on them.
 
-import type { ManagedFieldsEntry, ObjectMeta, OwnerReference } from '../../api/types.ts';
-import { badRequest, fieldErrors, type StatusCause } from '../status.ts';
+import type { ManagedFieldsEntry, ObjectMeta, OwnerReference } from './types.ts';
+import { badRequest, fieldErrors, type StatusCause } from './status.ts';
 
 const DNS1123_LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const DNS1123_LABEL_MSG =

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// npm run bench:api [-- --quick] [-- --json FILE] [-- --cpu-prof DIR]
+// Starts the standalone server as a child process and measures, from this separate process, each
+// performance figure issue 2 sets a target for; prints every figure with its target and PASS/MISS.
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminCredentials, Client } from './client.ts';
+import { residentSet, startServer } from './server.ts';
+import { ensureNamespace, measureCreates, resizeHosts } from './writes.ts';
+import { measureGets, measureList, tableAccept } from './reads.ts';
+import { measureWatch } from './watch.ts';
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The target, and whether the value must be at least (>=) or below (<) it. */
+  target: number;
+  better: '>=' | '<';
+  pass: boolean;
+  detail: Record<string, unknown>;
+}
+
+interface Plan {
+  createSeconds: number;
+  createClients: number;
+  hosts: number;
+  getRate: number;
+  getSeconds: number;
+  listRuns: number;
+  watchers: number;
+  watchHosts: number;
+  watchRate: number;
+  watchSeconds: number;
+  settleSeconds: number;
+}
+
+const fullPlan: Plan = {
+  createSeconds: 10,
+  createClients: 8,
+  hosts: 10_000,
+  getRate: 500,
+  getSeconds: 10,
+  listRuns: 5,
+  watchers: 100,
+  watchHosts: 100,
+  watchRate: 500,
+  watchSeconds: 10,
+  settleSeconds: 5,
+};
+
+// Same counts where a target is defined by them (10,000 hosts, 100 watchers), shorter durations.
+const quickPlan: Plan = { ...fullPlan, createSeconds: 3, getSeconds: 3, listRuns: 3, watchSeconds: 3, settleSeconds: 3 };
+
+const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+function figure(name: string, value: number, unit: string, better: Figure['better'], target: number, detail: Record<string, unknown> = {}): Figure {
+  const pass = better === '>=' ? value >= target : value < target;
+  const f: Figure = { name, value: round(value), unit, target, better, pass, detail };
+  const shown = `${round(value)} ${unit}`.padEnd(14);
+  console.log(`${name.padEnd(46)} ${shown} target ${better === '>=' ? '≥' : '<'} ${target} ${unit}`.padEnd(86) + (pass ? 'PASS' : 'MISS'));
+  return f;
+}
+
+const fmt = (s: { p50: number; p90: number; p99: number; max: number }) => `p50 ${round(s.p50)} / p90 ${round(s.p90)} / p99 ${round(s.p99)} / max ${round(s.max)} ms`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+    },
+    strict: true,
+  });
+  const plan = values.quick ? quickPlan : fullPlan;
+  const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
+  const server = await startServer(nodeArgs);
+  const figures: Figure[] = [];
+  console.log(`metal3-apiserver at ${server.url} (pid ${server.pid}); ${cpus().length} CPUs; ${values.quick ? 'quick' : 'full'} run; node ${process.version}`);
+  const creds = adminCredentials(server.dataDir);
+  const client = new Client(server.url, creds, 64);
+  const writer = new Client(server.url, creds, 32);
+  try {
+    await ensureNamespace(client, 'bench');
+    await ensureNamespace(client, 'bench-watch');
+
+    const c = await measureCreates(client, 'bench', plan.createClients, plan.createSeconds);
+    figures.push(
+      figure(`BareMetalHost creates/s, ${plan.createClients} clients`, c.perSecond, '/s', '>=', 2000, {
+        created: c.created,
+        seconds: round(c.seconds),
+        latencyMs: c.latencyMs,
+      }),
+    );
+    console.log(`  ${c.created} creates in ${round(c.seconds)} s; latency ${fmt(c.latencyMs)}`);
+
+    await resizeHosts(client, 'bench', c.created, plan.hosts);
+
+    const g = await measureGets(client, 'bench', plan.hosts, plan.getRate, plan.getSeconds);
+    figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g }));
+    console.log(`  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms`);
+
+    // Let the server settle after the writes so the figure is its steady state, not garbage in flight.
+    await sleep(plan.settleSeconds * 1000);
+    const mem = residentSet(server.pid);
+    figures.push(figure(`server RSS holding ${plan.hosts} hosts`, mem.rss / 2 ** 20, 'MB', '<', 300, { rssBytes: mem.rss, peakBytes: mem.peak }));
+    console.log(`  VmRSS ${round(mem.rss / 2 ** 20)} MB after ${plan.settleSeconds} s idle; peak so far (VmHWM) ${round(mem.peak / 2 ** 20)} MB`);
+
+    const lj = await measureList(client, 'bench', plan.hosts, plan.listRuns);
+    figures.push(figure(`LIST ${plan.hosts} hosts, JSON (median of ${plan.listRuns})`, lj.medianMs, 'ms', '<', 150, { ...lj }));
+    console.log(`  ${round(lj.bytes / 2 ** 20)} MB; runs ${lj.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+    const lt = await measureList(client, 'bench', plan.hosts, plan.listRuns, tableAccept);
+    figures.push(figure(`LIST ${plan.hosts} hosts, Table (median of ${plan.listRuns})`, lt.medianMs, 'ms', '<', 250, { ...lt }));
+    console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+
+    const w = await measureWatch(client, writer, 'bench-watch', {
+      watchers: plan.watchers,
+      hosts: plan.watchHosts,
+      rate: plan.watchRate,
+      seconds: plan.watchSeconds,
+    });
+    figures.push(figure(`watch delivery p99, ${w.watchers} watchers, ${w.writeRate} writes/s`, w.deliveryMs.p99, 'ms', '<', 20, { ...w }));
+    console.log(
+      `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}`,
+    );
+  } finally {
+    client.close();
+    writer.close();
+    await server.stop();
+  }
+  const missed = figures.filter((f) => !f.pass).length;
+  console.log(missed ? `${missed} of ${figures.length} targets missed` : `all ${figures.length} targets met`);
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, quick: values.quick, figures }, null, 2) + '\n');
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});
