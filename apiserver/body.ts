@@ -2,6 +2,7 @@
 // kube-apiserver's 3 MiB limit, and decoded as JSON or YAML according to Content-Type.
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { decodeProtobufObject, protobufMediaType } from './protobuf.ts';
 import { badRequest, requestEntityTooLarge, StatusError, unsupportedMediaType } from './status.ts';
 
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
@@ -47,6 +48,7 @@ export function decodeObjectBody(buf: Buffer, contentType: string): unknown {
   if (ct === 'application/json' || ct === 'application/yaml' || ct === 'text/yaml' || ct === 'application/x-yaml') {
     return ct === 'application/json' ? decodeJSON(buf) : decodeYAML(buf);
   }
+  if (ct === protobufMediaType) return decodeProtobufObject(buf);
   throw unsupportedMediaType(objectMediaTypes);
 }
 

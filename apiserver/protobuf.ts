@@ -216,19 +216,18 @@ const deleteOptions: MessageSpec = {
   6: { name: 'ignoreStoreReadErrorWithClusterBreakingPotential', type: 'bool', keep: true },
 };
 
-/** What decodes, by `apiVersion/kind` as the envelope names it. */
+/**
+ * What decodes, by `apiVersion/kind` as the envelope names it. DeleteOptions decodes whatever group version
+ * client-go stamped on it (that of the resource being deleted, or meta.k8s.io/v1).
+ */
 const kinds: Record<string, MessageSpec> = {
   'v1/Namespace': namespace,
   'v1/Secret': secret,
   'v1/ConfigMap': configMap,
   'v1/Event': event,
-  // client-go stamps DeleteOptions with the group version of the resource it deletes, or meta.k8s.io/v1.
-  'DeleteOptions': deleteOptions,
 };
 
 // ---- decoding -------------------------------------------------------------------------------------------
-
-const isMessage = (t: FieldSpec['type']): t is MessageSpec => typeof t === 'object' && !('map' in t);
 
 function expectWire(f: WireField, wire: number, spec: FieldSpec): void {
   if (f.wire !== wire) throw new MalformedProtobuf(`wrong wireType ${f.wire} for field ${spec.name}`);
@@ -319,8 +318,8 @@ function decodeMapEntry(data: Buffer, valueType: 'string' | 'bytes'): [string, s
   return [key, value];
 }
 
-function decodeMessage(data: Buffer, spec: MessageSpec, depth: number): Record<string, unknown> {
-  if (depth > 16) throw new MalformedProtobuf('message nesting too deep');
+// Recursion follows the specs, none of which is recursive, so its depth is bounded whatever the bytes nest.
+function decodeMessage(data: Buffer, spec: MessageSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   // A non-repeated embedded message seen more than once merges, which is decoding the concatenation.
   const embedded = new Map<number, Buffer[]>();
@@ -328,18 +327,18 @@ function decodeMessage(data: Buffer, spec: MessageSpec, depth: number): Record<s
     const field = spec[f.num];
     if (!field) continue; // unknown fields are skipped, as gogo-protobuf does
     const { type } = field;
-    if (isMessage(type)) {
-      expectWire(f, LEN, field);
-      if (field.repeated) {
-        const list = (out[field.name] ??= []) as unknown[];
-        list.push(decodeMessage(f.bytes!, type, depth + 1));
-      } else {
-        embedded.set(f.num, [...(embedded.get(f.num) ?? []), f.bytes!]);
-      }
-    } else if (typeof type === 'object') {
+    if (typeof type === 'object' && 'map' in type) {
       expectWire(f, LEN, field);
       const [k, v] = decodeMapEntry(f.bytes!, type.map);
       ((out[field.name] ??= {}) as Record<string, string>)[k] = v;
+    } else if (typeof type === 'object') {
+      expectWire(f, LEN, field);
+      if (field.repeated) {
+        const list = (out[field.name] ??= []) as unknown[];
+        list.push(decodeMessage(f.bytes!, type));
+      } else {
+        embedded.set(f.num, [...(embedded.get(f.num) ?? []), f.bytes!]);
+      }
     } else if (field.repeated) {
       const d = decodeScalar(f, field, type);
       if (d) ((out[field.name] ??= []) as unknown[]).push(d.value);
@@ -352,7 +351,7 @@ function decodeMessage(data: Buffer, spec: MessageSpec, depth: number): Record<s
   }
   for (const [num, parts] of embedded) {
     const field = spec[num];
-    out[field.name] = decodeMessage(Buffer.concat(parts), field.type as MessageSpec, depth + 1);
+    out[field.name] = decodeMessage(Buffer.concat(parts), field.type as MessageSpec);
   }
   return orderLike(out, spec);
 }
@@ -406,14 +405,13 @@ export function decodeProtobufObject(buf: Buffer): KubeObject {
   try {
     const env = readEnvelope(buf);
     if (!env.kind) throw badRequest('Object \'Kind\' is missing in protobuf envelope');
-    const spec = kinds[`${env.apiVersion}/${env.kind}`] ?? (env.kind === 'DeleteOptions' ? kinds.DeleteOptions : undefined);
+    const spec = env.kind === 'DeleteOptions' ? deleteOptions : kinds[`${env.apiVersion}/${env.kind}`];
     if (!spec) throw unsupportedMediaType(['application/json', 'application/yaml']);
-    const body = decodeMessage(env.raw, spec, 0);
-    const { metadata, ...rest } = body;
-    const obj: KubeObject = { kind: env.kind, apiVersion: env.apiVersion, metadata: (metadata ?? {}) as KubeObject['metadata'], ...rest };
-    // DeleteOptions carries no ObjectMeta; an empty one would read as a field the client set.
-    if (spec === deleteOptions) delete (obj as Partial<KubeObject>).metadata;
-    return obj;
+    const { metadata, ...rest } = decodeMessage(env.raw, spec);
+    const obj: Record<string, unknown> = { kind: env.kind, apiVersion: env.apiVersion };
+    // DeleteOptions carries no ObjectMeta; every object kind prints one, `{}` when empty.
+    if (spec !== deleteOptions) obj.metadata = metadata ?? {};
+    return Object.assign(obj, rest) as KubeObject;
   } catch (e) {
     if (e instanceof StatusError) throw e;
     if (e instanceof MalformedProtobuf) throw badRequest(`unable to decode protobuf body: ${e.message}`);

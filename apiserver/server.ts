@@ -4,7 +4,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import type { ResourceDefinition } from '../api/types.ts';
 import type { Storage } from './storage/interface.ts';
 import { Cacher } from './storage/cacher.ts';
-import { Store } from './registry/store.ts';
+import { Store, storagePrefix } from './registry/store.ts';
 import type { Admission, Strategy, UserInfo } from './registry/strategy.ts';
 import { requestInfoFor, type RequestInfo } from './requestinfo.ts';
 import { resourceHandler, resourceKey, send, sendError, type ActionHandler, type ServedResource } from './handlers/resource.ts';
@@ -96,7 +96,8 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   const stores = new Map<string, Store>();
   const resources = new Map<string, ServedResource>();
   for (const { def, strategy } of kinds) {
-    const cacher = new Cacher(opts.storage);
+    // One cache per kind, as kube has: a cache over every key would hold (and parse) each object once per kind.
+    const cacher = new Cacher(opts.storage, { prefix: storagePrefix(def) });
     cachers.push(cacher);
     const store = new Store({ def, storage: opts.storage, cacher, strategy, admission: opts.admission });
     stores.set(resourceKey(def.group, def.version, def.plural), store);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { metal3Kinds } from '../api/index.ts';
 import { coreKinds } from './core/kinds.ts';
-import { eventStrategy, namespaceStrategy, secretStrategy } from './core/strategies.ts';
+import { configMapStrategy, eventStrategy, namespaceStrategy, secretStrategy, webhookConfigurationStrategy } from './core/strategies.ts';
+import { admissionRegistrationKinds } from './core/admissionregistration.ts';
 import { ensureStandalonePKI, type PKI } from './auth/pki.ts';
 import { clientCertAuthenticator } from './auth/authn.ts';
 import { writeKubeconfig } from './auth/kubeconfig.ts';
@@ -36,13 +37,16 @@ export interface Standalone {
 const coreStrategies: Record<string, Strategy> = {
   namespaces: namespaceStrategy,
   secrets: secretStrategy,
+  configmaps: configMapStrategy,
   events: eventStrategy,
+  mutatingwebhookconfigurations: webhookConfigurationStrategy,
+  validatingwebhookconfigurations: webhookConfigurationStrategy,
 };
 
 export function standaloneKinds(): ServedKind[] {
   return [
     ...metal3Kinds.map((def) => ({ def })),
-    ...coreKinds.map((def) => ({ def, strategy: coreStrategies[def.plural] })),
+    ...[...coreKinds, ...admissionRegistrationKinds].map((def) => ({ def, strategy: coreStrategies[def.plural] })),
   ];
 }
 

@@ -82,8 +82,18 @@ export const requestUser = (res: Response): UserInfo | undefined => res.locals.u
 export function clientCertAuthenticator(opts: { caPem: string }): RequestHandler {
   const cas = parseCertificateBundle(opts.caPem);
   if (cas.length === 0) throw new Error('clientCertAuthenticator: caPem holds no certificate');
+  // Verifying the chain costs far more than serving a GET, so it is done once per connection, as Go's
+  // TLS stack does at the handshake. Only TLS 1.3 connections are remembered: TLS 1.2 allows
+  // renegotiation, which could swap the certificate mid-connection.
+  const verified = new WeakMap<Socket, UserInfo | null>();
   return (req, res, next) => {
-    const user = userFromSocket(req.socket, cas);
+    let known = verified.get(req.socket);
+    if (known === undefined) {
+      known = userFromSocket(req.socket, cas) ?? null;
+      if (req.socket instanceof TLSSocket && req.socket.getProtocol() === 'TLSv1.3') verified.set(req.socket, known);
+    }
+    // A copy, so nothing a handler does to its user can leak into the connection's next request.
+    const user = known ? { ...known, groups: [...known.groups] } : undefined;
     if (!user) {
       res.status(401).json(unauthorized().toStatus());
       return;

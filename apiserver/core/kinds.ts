@@ -167,4 +167,28 @@ export const eventDefinition: ResourceDefinition = {
   ],
 };
 
-export const coreKinds: ResourceDefinition[] = [namespaceDefinition, secretDefinition, eventDefinition];
+export const configMapDefinition: ResourceDefinition = {
+  group: '',
+  version: 'v1',
+  kind: 'ConfigMap',
+  listKind: 'ConfigMapList',
+  plural: 'configmaps',
+  singular: 'configmap',
+  shortNames: ['cm'],
+  categories: [],
+  namespaced: true,
+  schema: kindSchema('ConfigMap holds configuration data for pods to consume, and parameters for admission policies.', {
+    data: mapOf('Data contains the configuration data. Each key must consist of alphanumeric characters, \'-\', \'_\' or \'.\'.', str('A value.')),
+    binaryData: mapOf('BinaryData contains the binary data.', str('Base64-encoded value.', { format: 'byte' })),
+    immutable: bool('Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated.'),
+  }),
+  printerColumns: [
+    // A count, supplied by the ConfigMap strategy's computed cells, as kubectl shows DATA.
+    { name: 'Data', type: 'integer', jsonPath: '.data', description: 'The number of data entries' },
+    ageColumn,
+  ],
+  subresources: { status: false },
+  selectableFields: [],
+};
+
+export const coreKinds: ResourceDefinition[] = [namespaceDefinition, secretDefinition, configMapDefinition, eventDefinition];

@@ -6,6 +6,9 @@ import type { Strategy } from '../registry/strategy.ts';
 import { fieldErrors, type StatusCause } from '../status.ts';
 import { isPlainObject } from '../registry/objects.ts';
 
+// kubectl's DATA column counts keys; a JSONPath cannot.
+const countKeys = (...maps: unknown[]) => maps.reduce<number>((n, m) => n + (isPlainObject(m) ? Object.keys(m).length : 0), 0);
+
 const secretKeyPattern = /^[-._a-zA-Z0-9]+$/;
 const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -40,7 +43,7 @@ export const secretStrategy: Strategy = {
     if (obj.type !== old.type) return [fieldErrors.invalid('type', obj.type, 'field is immutable')];
     return [];
   },
-  tableCells: (obj) => ({ Data: isPlainObject(obj.data) ? Object.keys(obj.data).length : 0 }),
+  tableCells: (obj) => ({ Data: countKeys(obj.data) }),
 };
 
 export const namespaceStrategy: Strategy = {
@@ -54,4 +57,18 @@ export const eventStrategy: Strategy = {
     const io = isPlainObject(obj.involvedObject) ? obj.involvedObject : {};
     return { Object: `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}` };
   },
+};
+
+export const configMapStrategy: Strategy = {
+  validateUpdate(obj, old) {
+    if (old.immutable === true && (JSON.stringify([obj.data, obj.binaryData]) !== JSON.stringify([old.data, old.binaryData]) || obj.immutable !== true)) {
+      return [fieldErrors.forbidden('data', 'field is immutable when `immutable` is set')];
+    }
+    return [];
+  },
+  tableCells: (obj) => ({ Data: countKeys(obj.data, obj.binaryData) }),
+};
+
+export const webhookConfigurationStrategy: Strategy = {
+  tableCells: (obj) => ({ Webhooks: Array.isArray(obj.webhooks) ? obj.webhooks.length : 0 }),
 };

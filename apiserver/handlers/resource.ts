@@ -12,7 +12,6 @@ import {
   badRequest,
   fieldErrors,
   invalid,
-  methodNotAllowed,
   notAcceptable,
   notFound,
   notFoundPath,
@@ -108,7 +107,8 @@ function writeContext(req: IncomingMessage, q: URLSearchParams, user: UserInfo, 
   const fv = q.get('fieldValidation') ?? '';
   let fieldValidation: FieldValidation = 'Warn';
   if (fv === 'Strict' || fv === 'Warn' || fv === 'Ignore') fieldValidation = fv;
-  else if (fv !== '') throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
+  // ValidateFieldValidation: an option error (422 on CreateOptions/UpdateOptions/PatchOptions), not a decode error.
+  else if (fv !== '') causes.push(fieldErrors.notSupported('fieldValidation', fv, ['', 'Ignore', 'Strict', 'Warn']));
   if (causes.length) throw invalid(optionsKind, 'meta.k8s.io', '', causes);
   if (!fieldManager) fieldManager = (req.headers['user-agent'] ?? 'unknown').split('/')[0] || 'unknown';
   return { user, dryRun, fieldManager, fieldValidation, warnings: [] };
@@ -181,7 +181,8 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
     if (def.namespaced && !ns && info.name) throw notFoundPath();
     const sub = info.subresource;
     const action = sub && sub !== 'status' ? opts.actions?.get(`${def.plural}/${sub}`) : undefined;
-    if (sub && sub !== 'status' && !action) throw notFoundPath();
+    // As the CRD handler answers an unknown subresource: the object itself is reported not found.
+    if (sub && sub !== 'status' && !action) throw notFound({ group: def.group, plural: def.plural }, info.name);
     if (sub === 'status' && !def.subresources.status) throw notFoundPath();
     if (info.parts.length > 3) throw notFoundPath();
     const method = req.method ?? 'GET';
@@ -227,7 +228,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
           send(res, out.code, out.body, ctx.warnings);
           return;
         }
-        if (info.name) throw methodNotAllowed();
+        if (info.name) throw methodNotSupported(def, info.verb);
         const rendering = requireRendering(req, false);
         if (def.namespaced && opts.namespaceExists && !opts.namespaceExists(ns)) throw notFound({ group: '', plural: 'namespaces' }, ns);
         const obj = await store.create(ns, body, ctx);
@@ -269,7 +270,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
         return;
       }
       case 'delete': {
-        if (sub) throw methodNotAllowed();
+        if (sub) throw methodNotSupported(def, info.verb);
         const options = await deleteOptions(req, query);
         const ctx = writeContext(req, new URLSearchParams(), user, 'DeleteOptions');
         ctx.dryRun = dryRunOf(options.dryRun ?? [], 'DeleteOptions');
@@ -287,9 +288,15 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
       }
       default:
         void method;
-        throw methodNotAllowed();
+        throw methodNotSupported(def, info.verb);
     }
   };
+}
+
+/** apierrors.NewMethodNotSupported, which the CRD handler answers for a verb the resource does not serve. */
+function methodNotSupported(def: ResourceDefinition, verb: string): StatusError {
+  const qualified = def.group ? `${def.plural}.${def.group}` : def.plural;
+  return new StatusError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified}"`, { group: def.group, kind: def.plural });
 }
 
 function patchTypeOf(ct: string): PatchType {

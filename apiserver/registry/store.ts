@@ -199,6 +199,15 @@ export class Store {
     return this.cacher.get(this.key(namespace, name)) !== undefined;
   }
 
+  /** Every cached object (in one namespace, or all), synchronously. */
+  cachedObjects(namespace = ''): KubeObject[] {
+    return this.cacher.listCurrent(this.prefix(namespace)).map((c) => c.object);
+  }
+
+  cachedObject(namespace: string, name: string): KubeObject | undefined {
+    return this.cacher.get(this.key(namespace, name))?.object;
+  }
+
   cacheRevision(): number {
     return this.cacher.revision();
   }
@@ -737,8 +746,9 @@ export class Store {
     throw conflict(this.ref(), name, 'the object has been modified too often; please retry');
   }
 
+  // kube reports a failed precondition as a storage conflict: storeerr.InterpretDeleteError → NewConflict.
   private preconditionFailed(name: string, message: string): StatusError {
-    return new StatusError(409, 'Conflict', message, { name, group: this.def.group, kind: this.def.plural });
+    return conflict(this.ref(), name, message);
   }
 
   async deleteCollection(namespace: string, q: ListQuery, options: DeleteOptions, ctx: WriteContext): Promise<KubeObject[]> {

@@ -47,6 +47,11 @@ export interface CacheWatchOptions {
 }
 
 export interface CacherOptions {
+  /**
+   * Cache only keys under this prefix (one kind's), as kube runs one cacher per resource. Revisions of
+   * writes elsewhere still advance revision(), so resourceVersions stay global.
+   */
+  prefix?: string;
   /** Events kept in memory for watches that resume from a revision (default 10,000). */
   historySize?: number;
   /** How long list() waits for a revision the cache has not reached yet (default 3 s). */
@@ -151,6 +156,7 @@ export class Cacher {
   private readonly storage: Storage;
   private readonly historySize: number;
   private readonly waitTimeoutMs: number;
+  private readonly prefix: string;
   private readonly objects = new Map<string, CachedObject>();
   /** Every cached key, sorted, so a prefix or a page is a binary search plus a slice. */
   private keys: string[] = [];
@@ -167,12 +173,13 @@ export class Cacher {
     this.storage = storage;
     this.historySize = Math.max(1, opts.historySize ?? DEFAULT_HISTORY_SIZE);
     this.waitTimeoutMs = opts.waitTimeoutMs ?? DEFAULT_WAIT_MS;
+    this.prefix = opts.prefix ?? '';
   }
 
   /** Lists everything, then watches from that revision. */
   async start(): Promise<void> {
     if (this.started) return;
-    const all = await this.storage.list('');
+    const all = await this.storage.list(this.prefix);
     this.objects.clear();
     this.history = [];
     const entries = all.items.map(fromKeyValue);
@@ -219,6 +226,12 @@ export class Cacher {
 
   get(key: string): CachedObject | undefined {
     return this.objects.get(key);
+  }
+
+  /** The current state under prefix, synchronously: for in-process readers such as admission. */
+  listCurrent(prefix: string, predicate?: Predicate): CachedObject[] {
+    this.assertStarted();
+    return this.listMemory(prefix, { predicate }).items;
   }
 
   async list(prefix: string, opts: CacheListOptions = {}): Promise<CacheListResult> {
@@ -368,6 +381,11 @@ export class Cacher {
 
   private apply(events: StorageEvent[]): void {
     for (const e of events) {
+      if (!e.kv.key.startsWith(this.prefix)) {
+        // Another kind's write: nothing to cache or deliver, but the cache has now seen that revision.
+        this.rev = e.kv.modRevision;
+        continue;
+      }
       const prev = this.objects.get(e.kv.key);
       const change = changeOf(e, prev);
       if (change.type === 'DELETED') {

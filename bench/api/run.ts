@@ -127,6 +127,9 @@ async function main(): Promise<void> {
     console.log(
       `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}`,
     );
+  } catch (e) {
+    console.error(`server output (tail):\n${server.output().slice(-3000)}`);
+    throw e;
   } finally {
     client.close();
     writer.close();

@@ -14,7 +14,8 @@ export interface RunningServer {
   process: ChildProcess;
   /** Everything the server printed, for assertions (e.g. that no credential was logged). */
   output(): string;
-  stop(): Promise<void>;
+  /** Stops the server and removes its data directory, unless keepDataDir (to start another server on it). */
+  stop(opts?: { keepDataDir?: boolean }): Promise<void>;
 }
 
 export interface KubectlResult {
@@ -29,8 +30,8 @@ export function requireKubectl(): void {
   if (r.status !== 0) throw new Error(`kubectl is required for the black-box suite: ${r.error?.message ?? r.stderr}`);
 }
 
-export async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'metal3-e2e-'));
+/** `dataDir` reuses an existing data directory (a restart); by default each server gets a fresh one. */
+export async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, dataDir = mkdtempSync(join(tmpdir(), 'metal3-e2e-'))): Promise<RunningServer> {
   const child = spawn(process.execPath, [join(repoRoot, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0', ...extraArgs], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -60,7 +61,7 @@ export async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessE
     kubeconfig: join(dataDir, 'kubeconfig'),
     process: child,
     output: () => out,
-    async stop() {
+    async stop(opts = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -68,7 +69,7 @@ export async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessE
         await exited;
         clearTimeout(t);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -124,4 +125,19 @@ export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'c
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Run kubectl and fail with everything it printed unless it exits 0; returns its stdout. */
+export async function kubectlOK(server: RunningServer, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+  const r = await kubectl(server, args, opts);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Create a namespace from a manifest. `kubectl create namespace` sends protobuf; a manifest goes as JSON,
+ * so suites that only need a namespace to exist do not depend on protobuf decoding.
+ */
+export async function createNamespace(server: RunningServer, name: string): Promise<void> {
+  await kubectlOK(server, ['create', '-f', '-'], { input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n` });
 }
