@@ -52,7 +52,7 @@ const badHostChar = /[^A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]/;
 
 function unescape(raw: string, s: string, what: 'host' | 'path'): string {
   if (what === 'host') {
-    const bad = badHostChar.exec(s.replace(/[^\x00-\x7f]/g, ''));
+    const bad = badHostChar.exec(s.replace(/[\u0080-\uffff]/g, ''));
     if (bad) fail(raw, `invalid character ${JSON.stringify(bad[0])} in host name`);
   }
   if (!s.includes('%')) return s;
@@ -400,8 +400,6 @@ export function parseBMCURL(address: string): ParsedURL {
   let u: ParsedURL;
   try {
     u = parseURL(address);
-    if (u.opaque !== '') u = parseURL(address.replace(':', '://'));
-    if (u.scheme === '' && u.hostname === '') u = parseURL(`ipmi://${address}`);
   } catch (e) {
     if (!(e instanceof URLParseError)) throw e;
     // Go's parser rejects `1.2.3.4:623` and `[fe80::1]:623`; BMO takes them as IPMI host:port.
@@ -413,6 +411,12 @@ export function parseBMCURL(address: string): ParsedURL {
       }
     }
     u = withHost({ scheme: 'ipmi', opaque: '', user: '', host: address, path: '', rawQuery: '' });
+  }
+  try {
+    if (u.opaque !== '') u = parseURL(address.replace(':', '://'));
+    if (u.scheme === '' && u.hostname === '') u = parseURL(`ipmi://${address}`);
+  } catch (e) {
+    wrap(e);
   }
   if (u.hostname !== '' && !isIPAddress(u.hostname) && !dnsName.test(u.hostname)) {
     wrap(new Error(`BMC address hostname/IP : [${u.hostname}] is invalid`));

@@ -34,8 +34,8 @@ export interface APIServerOptions {
   kinds: ServedKind[];
   /** Authenticates every request; sets res.locals.user or answers 401 itself. */
   authenticate: RequestHandler;
-  /** host:port clients reach us at, for /api's serverAddressByClientCIDRs. */
-  serverAddress: string;
+  /** host:port clients reach us at, for /api's serverAddressByClientCIDRs; a function when the port is chosen at listen time. */
+  serverAddress: string | (() => string);
   admission?: Admission[];
   actions?: Map<string, ActionHandler>;
   /** Schemas of action request kinds, per `group/version`, for OpenAPI. */
@@ -117,7 +117,7 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   // Discovery and OpenAPI documents are immutable for the life of the process: render them once.
   const legacy = {
     apis: JSON.stringify(apiGroupList(gvs)),
-    api: JSON.stringify(apiVersions(opts.serverAddress)),
+    api: () => JSON.stringify(apiVersions(typeof opts.serverAddress === 'string' ? opts.serverAddress : opts.serverAddress())),
     groups: new Map<string, string>(),
     versions: new Map<string, string>(),
   };
@@ -175,7 +175,7 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   const sendDiscovery = (req: Request, res: Response, path: 'api' | 'apis') => {
     const r = negotiateDiscovery(req.headers.accept);
     if (r === 'legacy') {
-      const body = path === 'api' ? legacy.api : legacy.apis;
+      const body = path === 'api' ? legacy.api() : legacy.apis;
       res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
       res.end(body);
       return;

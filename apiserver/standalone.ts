@@ -60,11 +60,12 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     retainRevisions: opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS,
   });
   const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress;
+  let port = opts.port;
   const server = createAPIServer({
     storage,
     kinds: standaloneKinds(),
     authenticate: clientCertAuthenticator({ caPem: pki.caCert }),
-    serverAddress: `${host}:${opts.port}`,
+    serverAddress: () => `${host}:${port}`,
   });
   await server.start();
   await ensureNamespaces(server, ['default', 'kube-system', 'kube-public']);
@@ -89,7 +90,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     httpsServer.once('error', reject);
     httpsServer.listen(opts.port, opts.bindAddress, () => resolve());
   });
-  const port = (httpsServer.address() as AddressInfo).port;
+  port = (httpsServer.address() as AddressInfo).port;
   const url = `https://${opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const kubeconfig = join(opts.dataDir, 'kubeconfig');
   writeKubeconfig(kubeconfig, { server: url, caPem: pki.caCert, certPem: pki.adminCert, keyPem: pki.adminKey, user: 'admin' });

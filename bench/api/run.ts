@@ -67,16 +67,33 @@ function figure(name: string, value: number, unit: string, better: Figure['bette
 
 const fmt = (s: { p50: number; p90: number; p99: number; max: number }) => `p50 ${round(s.p50)} / p90 ${round(s.p90)} / p99 ${round(s.p99)} / max ${round(s.max)} ms`;
 
+/** The heap figures prom-client's default metrics expose, to tell JavaScript heap from native memory. */
+async function processMetrics(client: Client): Promise<Record<string, number>> {
+  const text = (await client.expect(200, 'GET', '/metrics')).body.toString('utf8');
+  const out: Record<string, number> = {};
+  for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text);
+    if (m) out[name.replace(/^nodejs_|_bytes$/g, '')] = Number(m[1]);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      only: { type: 'string' },
+      watchers: { type: 'string' },
     },
     strict: true,
   });
-  const plan = values.quick ? quickPlan : fullPlan;
+  const plan = { ...(values.quick ? quickPlan : fullPlan) };
+  if (values.watchers !== undefined) plan.watchers = Number(values.watchers);
+  const phases = new Set((values.only ?? 'creates,get,rss,list,watch').split(','));
+  const unknown = [...phases].filter((p) => !['creates', 'get', 'rss', 'list', 'watch'].includes(p));
+  if (unknown.length) throw new Error(`--only: unknown phase(s) ${unknown.join(', ')}`);
   const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
   const server = await startServer(nodeArgs);
   const figures: Figure[] = [];
@@ -88,45 +105,60 @@ async function main(): Promise<void> {
     await ensureNamespace(client, 'bench');
     await ensureNamespace(client, 'bench-watch');
 
-    const c = await measureCreates(client, 'bench', plan.createClients, plan.createSeconds);
-    figures.push(
-      figure(`BareMetalHost creates/s, ${plan.createClients} clients`, c.perSecond, '/s', '>=', 2000, {
-        created: c.created,
-        seconds: round(c.seconds),
-        latencyMs: c.latencyMs,
-      }),
-    );
-    console.log(`  ${c.created} creates in ${round(c.seconds)} s; latency ${fmt(c.latencyMs)}`);
+    let created = 0;
+    if (phases.has('creates')) {
+      const c = await measureCreates(client, 'bench', plan.createClients, plan.createSeconds);
+      created = c.created;
+      figures.push(
+        figure(`BareMetalHost creates/s, ${plan.createClients} clients`, c.perSecond, '/s', '>=', 2000, {
+          created: c.created,
+          seconds: round(c.seconds),
+          latencyMs: c.latencyMs,
+        }),
+      );
+      console.log(`  ${c.created} creates in ${round(c.seconds)} s; latency ${fmt(c.latencyMs)}`);
+    }
 
-    await resizeHosts(client, 'bench', c.created, plan.hosts);
+    // The read figures are about a server holding exactly plan.hosts hosts.
+    await resizeHosts(client, 'bench', created, plan.hosts);
 
-    const g = await measureGets(client, 'bench', plan.hosts, plan.getRate, plan.getSeconds);
-    figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g }));
-    console.log(`  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms`);
+    if (phases.has('get')) {
+      const g = await measureGets(client, 'bench', plan.hosts, plan.getRate, plan.getSeconds);
+      figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g }));
+      console.log(`  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms`);
+    }
 
-    // Let the server settle after the writes so the figure is its steady state, not garbage in flight.
-    await sleep(plan.settleSeconds * 1000);
-    const mem = residentSet(server.pid);
-    figures.push(figure(`server RSS holding ${plan.hosts} hosts`, mem.rss / 2 ** 20, 'MB', '<', 300, { rssBytes: mem.rss, peakBytes: mem.peak }));
-    console.log(`  VmRSS ${round(mem.rss / 2 ** 20)} MB after ${plan.settleSeconds} s idle; peak so far (VmHWM) ${round(mem.peak / 2 ** 20)} MB`);
+    if (phases.has('rss')) {
+      // Let the server settle after the writes so the figure is its steady state, not garbage in flight.
+      await sleep(plan.settleSeconds * 1000);
+      const mem = residentSet(server.pid);
+      figures.push(figure(`server RSS holding ${plan.hosts} hosts`, mem.rss / 2 ** 20, 'MB', '<', 300, { rssBytes: mem.rss, peakBytes: mem.peak }));
+      console.log(`  VmRSS ${round(mem.rss / 2 ** 20)} MB after ${plan.settleSeconds} s idle; peak so far (VmHWM) ${round(mem.peak / 2 ** 20)} MB`);
+      const heap = await processMetrics(client);
+      console.log(`  server's own view: ${Object.entries(heap).map(([k, v]) => `${k} ${round(v / 2 ** 20)} MB`).join(', ')}`);
+    }
 
-    const lj = await measureList(client, 'bench', plan.hosts, plan.listRuns);
-    figures.push(figure(`LIST ${plan.hosts} hosts, JSON (median of ${plan.listRuns})`, lj.medianMs, 'ms', '<', 150, { ...lj }));
-    console.log(`  ${round(lj.bytes / 2 ** 20)} MB; runs ${lj.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
-    const lt = await measureList(client, 'bench', plan.hosts, plan.listRuns, tableAccept);
-    figures.push(figure(`LIST ${plan.hosts} hosts, Table (median of ${plan.listRuns})`, lt.medianMs, 'ms', '<', 250, { ...lt }));
-    console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+    if (phases.has('list')) {
+      const lj = await measureList(client, 'bench', plan.hosts, plan.listRuns);
+      figures.push(figure(`LIST ${plan.hosts} hosts, JSON (median of ${plan.listRuns})`, lj.medianMs, 'ms', '<', 150, { ...lj }));
+      console.log(`  ${round(lj.bytes / 2 ** 20)} MB; runs ${lj.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+      const lt = await measureList(client, 'bench', plan.hosts, plan.listRuns, tableAccept);
+      figures.push(figure(`LIST ${plan.hosts} hosts, Table (median of ${plan.listRuns})`, lt.medianMs, 'ms', '<', 250, { ...lt }));
+      console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+    }
 
-    const w = await measureWatch(client, writer, 'bench-watch', {
-      watchers: plan.watchers,
-      hosts: plan.watchHosts,
-      rate: plan.watchRate,
-      seconds: plan.watchSeconds,
-    });
-    figures.push(figure(`watch delivery p99, ${w.watchers} watchers, ${w.writeRate} writes/s`, w.deliveryMs.p99, 'ms', '<', 20, { ...w }));
-    console.log(
-      `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}`,
-    );
+    if (phases.has('watch')) {
+      const w = await measureWatch(client, writer, 'bench-watch', {
+        watchers: plan.watchers,
+        hosts: plan.watchHosts,
+        rate: plan.watchRate,
+        seconds: plan.watchSeconds,
+      });
+      figures.push(figure(`watch delivery p99, ${w.watchers} watchers, ${w.writeRate} writes/s`, w.deliveryMs.p99, 'ms', '<', 20, { ...w }));
+      console.log(
+        `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}`,
+      );
+    }
   } catch (e) {
     console.error(`server output (tail):\n${server.output().slice(-3000)}`);
     throw e;
