@@ -381,8 +381,14 @@ test('jsonPathValue evaluates printer-column and selectable-field paths', () => 
   assert.throws(() => jsonPathValue(host, '.a[?(@.b>1)]'), /unsupported JSONPath/);
 });
 
-test('core kinds: Namespace is cluster-scoped with a status subresource; Secret and Event are namespaced', () => {
-  const [ns, secret, event] = coreKinds;
+test('core kinds: Namespace is cluster-scoped with a status subresource; Secret, ConfigMap and Event are namespaced', () => {
+  const byKind = (kind: string) => {
+    const def = coreKinds.find((d) => d.kind === kind);
+    assert.ok(def, `${kind} is served`);
+    return def;
+  };
+  const [ns, secret, event, cm] = [byKind('Namespace'), byKind('Secret'), byKind('Event'), byKind('ConfigMap')];
+  assert.deepEqual([cm.namespaced, cm.shortNames], [true, ['cm']]);
   assert.deepEqual([ns.kind, ns.namespaced, ns.subresources.status, ns.shortNames], ['Namespace', false, true, ['ns']]);
   assert.deepEqual(ns.printerColumns.map((c) => c.name), ['Status', 'Age']);
   assert.deepEqual([secret.kind, secret.namespaced, secret.group, secret.version], ['Secret', true, '', 'v1']);

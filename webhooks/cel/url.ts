@@ -14,7 +14,10 @@ const PATH_ONLY = /^(\/[^?#]*)(?:\?([^#]*))?$/;
 /** url.ParseRequestURI: an absolute URL or an absolute path; undefined when it is neither. */
 export function parseRequestURI(s: string): ParsedURL | undefined {
   // Go rejects ASCII control characters and spaces anywhere in a request URI.
-  if (/[\u0000-\u0020\u007f]/.test(s)) return undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return undefined;
+  }
   const p = PATH_ONLY.exec(s);
   if (p) return { scheme: '', host: '', escapedPath: p[1], rawQuery: p[2] ?? '' };
   const m = ABSOLUTE.exec(s);
@@ -26,7 +29,7 @@ export function parseRequestURI(s: string): ParsedURL | undefined {
   }
   const host = authority === undefined ? '' : authority.slice(authority.lastIndexOf('@') + 1);
   if (host.startsWith('[') && !/^\[[0-9a-fA-F:.%a-zA-Z]+\](:[0-9]*)?$/.test(host)) return undefined;
-  if (!host.startsWith('[') && !/^[^\[\]]*$/.test(host)) return undefined;
+  if (!host.startsWith('[') && !/^[^[\]]*$/.test(host)) return undefined;
   const port = portOf(host);
   if (port !== '' && !/^[0-9]+$/.test(port)) return undefined;
   return { scheme, host, escapedPath: path, rawQuery: query ?? '' };

@@ -111,6 +111,8 @@ const unknownAuthority = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'UNABLE_TO_GET_ISSUER_CERT',
+  // A CA of the same name that did not sign it: Go finds no authority either.
+  'CERT_SIGNATURE_FAILURE',
 ]);
 
 interface NodeNetError extends Error {
