@@ -2,6 +2,7 @@
 // claims (ToFieldSet) and the added/removed/modified paths between two versions of an object (Compare).
 
 import type { JSONSchemaProps } from '../../api/types.ts';
+import { deepEqual } from '../registry/objects.ts';
 import { emptySet, insert, type FieldSet, type PathElement } from './fieldset.ts';
 import { fieldOf, isAtomicMap, isObject, itemElement, itemsOf, listKind, type Json, type ListKind } from './schema.ts';
 
@@ -81,23 +82,6 @@ export interface Comparison {
   modified: FieldSet;
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  if (ak.length !== bk.length) return false;
-  for (const k of ak) if (!(k in bo) || !deepEqual(ao[k], bo[k])) return false;
-  return true;
-}
 
 /**
  * Paths added, removed and modified going from `lhs` to `rhs`. A container that appears or disappears

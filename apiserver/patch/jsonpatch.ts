@@ -6,31 +6,21 @@
 // the error's `cause` for logs).
 
 import { badRequest, requestEntityTooLarge, StatusError } from '../status.ts';
+import { deepEqual as jsonEqual, isPlainObject } from '../registry/objects.ts';
+
+export { jsonEqual, isPlainObject };
 
 export const MAX_JSON_PATCH_OPERATIONS = 10000;
 
 export type JSONObject = { [key: string]: unknown };
 type Container = JSONObject | unknown[];
 
-export const isPlainObject = (v: unknown): v is JSONObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Assigns an own property even for keys such as `__proto__`, which plain assignment would not. */
 export function setOwn(obj: JSONObject, key: string, value: unknown): void {
   Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a);
-    if (ka.length !== Object.keys(b).length) return false;
-    return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
-}
 
 /** Failure of one operation: the message is the Go library's, which ends up as the 422's cause. */
 class OperationFailed extends Error {}

@@ -1,6 +1,7 @@
 // Small pure helpers over plain JSON objects, shared by the store and the handlers.
 import type { KubeObject } from '../../api/types.ts';
 
+/** JSON equality; a key whose value is undefined counts as absent, as it does once serialized. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -10,12 +11,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ak = Object.keys(a);
+  const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  if (ak.length !== Object.keys(bo).length) return false;
-  for (const k of ak) {
-    if (!Object.hasOwn(bo, k) || !deepEqual((a as Record<string, unknown>)[k], bo[k])) return false;
-  }
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  if (ak.length !== Object.keys(bo).filter((k) => bo[k] !== undefined).length) return false;
+  for (const k of ak) if (!Object.hasOwn(bo, k) || !deepEqual(ao[k], bo[k])) return false;
   return true;
 }
 

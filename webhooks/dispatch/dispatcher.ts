@@ -12,7 +12,7 @@ import type { AdmissionConfigSource } from '../config.ts';
 import { matchesNamespaceSelector, matchesObjectSelector, matchesResourceRules } from '../matching.ts';
 import type { Admission, AdmissionAttributes } from '../types.ts';
 import { caBundlePEM, defaultServiceResolver, postJSON, resolveTarget, WebhookCallError } from './client.ts';
-import type { ServiceResolver } from './client.ts';
+import type { ServiceResolver, WebhookTarget } from './client.ts';
 import { CallingWebhookError, dryRunUnsupported, rejectionError } from './errors.ts';
 import { maxMatchConditions, webhooksOf } from './hooks.ts';
 import type { Webhook } from './hooks.ts';
@@ -139,11 +139,17 @@ export class WebhookDispatcher implements Admission {
   private webhooks(): { mutating: Webhook[]; validating: Webhook[] } {
     const generation = this.source.generation();
     if (this.cached?.generation !== generation) {
-      this.cached = {
-        generation,
-        mutating: webhooksOf(this.source.mutatingWebhookConfigurations(), true),
-        validating: webhooksOf(this.source.validatingWebhookConfigurations(), false),
-      };
+      const mutating = webhooksOf(this.source.mutatingWebhookConfigurations(), true);
+      const validating = webhooksOf(this.source.validatingWebhookConfigurations(), false);
+      this.cached = { generation, mutating, validating };
+      // Connections for CA bundles no webhook uses any more are let go.
+      const inUse = new Set([...mutating, ...validating].map((h) => h.clientConfig.caBundle ?? ''));
+      for (const [key, agent] of this.agents) {
+        if (!inUse.has(key)) {
+          agent.destroy();
+          this.agents.delete(key);
+        }
+      }
     }
     return this.cached;
   }
@@ -289,18 +295,20 @@ export class WebhookDispatcher implements Admission {
     }
     const uid = randomUUID();
     const review = admissionReview(admissionRequest(attrs, uid));
-    let body: unknown;
+    let target: WebhookTarget;
+    let agent: https.Agent;
     try {
-      const target = resolveTarget(hook.clientConfig, this.opts.serviceResolver ?? defaultServiceResolver);
-      const agent = this.agent(target.caBundle);
-      try {
-        body = await postJSON(target, review, { timeoutSeconds: hook.timeoutSeconds, agent });
-      } catch (e) {
-        if (e instanceof WebhookCallError) throw new WebhookCallError(`failed to call webhook: ${e.message}`);
-        throw e;
-      }
+      target = resolveTarget(hook.clientConfig, this.opts.serviceResolver ?? defaultServiceResolver);
+      agent = this.agent(target.caBundle);
     } catch (e) {
       if (e instanceof WebhookCallError) throw new CallingWebhookError(hook.name, e.message);
+      throw e;
+    }
+    let body: unknown;
+    try {
+      body = await postJSON(target, review, { timeoutSeconds: hook.timeoutSeconds, agent });
+    } catch (e) {
+      if (e instanceof WebhookCallError) throw new CallingWebhookError(hook.name, `failed to call webhook: ${e.message}`);
       throw e;
     }
     let response;
