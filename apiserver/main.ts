@@ -10,6 +10,10 @@ const usage = `Usage: metal3-apiserver [flags]
   --data-dir DIR        state, certificates and kubeconfig (env METAL3_DATA_DIR, default ./.data)
   --port N              HTTPS port (env METAL3_PORT, default 6443; 0 picks a free port)
   --bind-address ADDR   listen address (env METAL3_BIND_ADDRESS, default 127.0.0.1)
+  --enable-fake-bmc     accept fake://NAME BMC addresses, for tests and demos (env METAL3_ENABLE_FAKE_BMC=true)
+  --webhook-port N      also serve BMO's AdmissionReview endpoints (/validate-metal3-io-v1alpha1-<kind>,
+                        /mutate-...) on this HTTPS port, without client authentication, for clusters
+                        that run the generated CRDs (env METAL3_WEBHOOK_PORT; default off)
   --version             print the version and exit
   --compaction-interval DURATION
                         how often the storage log is compacted, e.g. 500ms, 30s, 5m (default 5m; for tests)
@@ -31,6 +35,8 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       'bind-address': { type: 'string' },
       version: { type: 'boolean' },
+      'enable-fake-bmc': { type: 'boolean' },
+      'webhook-port': { type: 'string' },
       'compaction-interval': { type: 'string' },
       'retain-revisions': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -52,7 +58,13 @@ async function main(): Promise<void> {
   const compaction = values['compaction-interval'];
   const retain = values['retain-revisions'];
   if (retain !== undefined && !/^\d+$/.test(retain)) throw new Error(`invalid --retain-revisions: ${retain}`);
+  const webhookPortText = values['webhook-port'] ?? process.env.METAL3_WEBHOOK_PORT;
+  if (webhookPortText !== undefined && (!/^\d+$/.test(webhookPortText) || Number(webhookPortText) > 65535)) {
+    throw new Error(`invalid webhook port: ${webhookPortText}`);
+  }
   const s = await startStandalone({
+    enableFakeBMC: values['enable-fake-bmc'] ?? process.env.METAL3_ENABLE_FAKE_BMC === 'true',
+    webhookPort: webhookPortText === undefined ? undefined : Number(webhookPortText),
     dataDir,
     port: Number(portText),
     bindAddress,
@@ -62,6 +74,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `metal3-apiserver ${versionInfo().gitVersion} serving on ${s.url}\n` +
       `  data directory: ${dataDir}\n` +
+      (s.webhookURL ? `  AdmissionReview endpoints on ${s.webhookURL}\n` : '') +
       `  try: kubectl --kubeconfig ${s.kubeconfig} get baremetalhosts -A\n`,
   );
   let stopping = false;

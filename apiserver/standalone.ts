@@ -16,6 +16,9 @@ import { createAPIServer, type APIServer, type ServedKind } from './server.ts';
 import type { Strategy } from './registry/strategy.ts';
 import { StatusError } from './status.ts';
 import { startNamespaceController } from './core/namespace-controller.ts';
+import { builtinStrategies } from '../webhooks/builtin/index.ts';
+import { admissionReviewRouter } from '../webhooks/admissionreview.ts';
+import express from 'express';
 
 export interface StandaloneOptions {
   dataDir: string;
@@ -23,12 +26,17 @@ export interface StandaloneOptions {
   bindAddress: string;
   compactionIntervalMs?: number;
   retainRevisions?: number;
+  enableFakeBMC?: boolean;
+  /** Serve the AdmissionReview endpoints on this port (0 picks one); absent = not served. */
+  webhookPort?: number;
 }
 
 export interface Standalone {
   url: string;
   port: number;
   kubeconfig: string;
+  /** https://host:port of the AdmissionReview endpoints, when served. */
+  webhookURL?: string;
   pki: PKI;
   server: APIServer;
   stop(): Promise<void>;
@@ -43,9 +51,10 @@ const coreStrategies: Record<string, Strategy> = {
   validatingwebhookconfigurations: webhookConfigurationStrategy,
 };
 
-export function standaloneKinds(): ServedKind[] {
+export function standaloneKinds(opts: { enableFakeBMC: boolean }): ServedKind[] {
+  const builtin = builtinStrategies(opts);
   return [
-    ...metal3Kinds.map((def) => ({ def })),
+    ...metal3Kinds.map((def) => ({ def, strategy: builtin[def.plural] })),
     ...[...coreKinds, ...admissionRegistrationKinds].map((def) => ({ def, strategy: coreStrategies[def.plural] })),
   ];
 }
@@ -63,7 +72,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   let port = opts.port;
   const server = createAPIServer({
     storage,
-    kinds: standaloneKinds(),
+    kinds: standaloneKinds({ enableFakeBMC: opts.enableFakeBMC ?? false }),
     authenticate: clientCertAuthenticator({ caPem: pki.caCert }),
     serverAddress: () => `${host}:${port}`,
   });
@@ -93,16 +102,35 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   port = (httpsServer.address() as AddressInfo).port;
   const url = `https://${opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const kubeconfig = join(opts.dataDir, 'kubeconfig');
+  let webhookServer: https.Server | undefined;
+  let webhookURL: string | undefined;
+  if (opts.webhookPort !== undefined) {
+    // kube-apiserver calls webhooks without a client certificate unless configured to, as BMO's
+    // webhook server expects: so these endpoints live on their own listener, apart from the API.
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(admissionReviewRouter({ enableFakeBMC: opts.enableFakeBMC ?? false }));
+    webhookServer = https.createServer({ key: pki.serverKey, cert: pki.serverCert, minVersion: 'TLSv1.2' }, app);
+    const ws = webhookServer;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject);
+      ws.listen(opts.webhookPort, opts.bindAddress, () => resolve());
+    });
+    webhookURL = `https://${opts.bindAddress === '0.0.0.0' ? '127.0.0.1' : host}:${(ws.address() as AddressInfo).port}`;
+  }
   writeKubeconfig(kubeconfig, { server: url, caPem: pki.caCert, certPem: pki.adminCert, keyPem: pki.adminKey, user: 'admin' });
   return {
     url,
     port,
     kubeconfig,
+    webhookURL,
     pki,
     server,
     async stop() {
       server.markShuttingDown();
       stopNamespaceController();
+      webhookServer?.close();
+      webhookServer?.closeAllConnections();
       httpsServer.closeIdleConnections();
       await new Promise<void>((resolve) => {
         httpsServer.close(() => resolve());

@@ -12,6 +12,17 @@ import type { ServedResource } from './resource.ts';
 export const maxWatchBacklogBytes = 16 * 1024 * 1024;
 const bookmarkIntervalMs = 30_000;
 
+// One change reaches every watcher in the same synchronous fan-out, so remembering the last encoding
+// turns a UTF-8 encode per watcher into one per event, without holding bytes for the event history.
+let lastEncoded: { object: CacheEvent['object']; type: string; bytes: Buffer } | undefined;
+
+function encodedEvent(ev: CacheEvent): Buffer {
+  if (lastEncoded?.object !== ev.object || lastEncoded.type !== ev.type) {
+    lastEncoded = { object: ev.object, type: ev.type, bytes: Buffer.from(`{"type":"${ev.type}","object":${ev.object.json()}}\n`) };
+  }
+  return lastEncoded.bytes;
+}
+
 export function serveWatch(
   req: IncomingMessage,
   res: ServerResponse,
@@ -70,7 +81,7 @@ export function serveWatch(
     const obj = ev.object.object;
     if (rendering.as === 'object') {
       if (closed) return;
-      res.write(`{"type":"${ev.type}","object":${ev.object.json()}}\n`);
+      res.write(encodedEvent(ev));
       if (res.writableLength > maxWatchBacklogBytes) close();
       return;
     }

@@ -384,15 +384,18 @@ export class Store {
     }
   }
 
-  private validateAll(obj: KubeObject, old?: KubeObject, requestNamespace?: string): void {
+  private validateAll(obj: KubeObject, old?: KubeObject, requestNamespace?: string, subresource = ''): void {
+    // A /status write is checked against the schema only: the kind's own rules (BMO's webhook rules)
+    // govern the spec users write, and must not block a controller reporting status.
+    const kindRules = subresource !== 'status';
     const causes: StatusCause[] = [
       // The update check re-validates everything the create check covers, so only one runs.
       ...(old
         ? validateObjectMetaUpdate(obj.metadata, old.metadata)
         : validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced, requestNamespace })),
       ...this.schema.validate(obj),
-      ...(this.strategy.validate?.(obj) ?? []),
-      ...(old ? (this.strategy.validateUpdate?.(obj, old) ?? []) : []),
+      ...(kindRules ? (this.strategy.validate?.(obj) ?? []) : []),
+      ...(kindRules && old ? (this.strategy.validateUpdate?.(obj, old) ?? []) : []),
     ];
     if (causes.length) throw invalid(this.def.kind, this.def.group, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
   }
@@ -601,7 +604,7 @@ export class Store {
       meta.managedFields = updateManagedFields(this.fmContext(), old, obj, ctx.fieldManager, subresource || undefined);
       if (meta.managedFields.length === 0) delete meta.managedFields;
     }
-    this.validateAll(obj, old, this.def.namespaced ? namespace : undefined);
+    this.validateAll(obj, old, this.def.namespaced ? namespace : undefined, subresource);
     await this.validatingAdmission(attrs, ctx);
     return obj;
   }

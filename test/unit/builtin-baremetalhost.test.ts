@@ -145,6 +145,8 @@ interface UpdateRule {
   old: KubeObject;
   ok: KubeObject;
   bad: KubeObject;
+  /** The stored object the bad update is made against; `old` when unset. */
+  badOld?: KubeObject;
   field: string;
   message: string;
 }
@@ -155,6 +157,7 @@ const updates: UpdateRule[] = [
     old: host({}, {}, registered('registering')),
     ok: host({ bmc: bmc('redfish://10.0.0.2/') }, {}, registered('registering')),
     bad: host({ bmc: bmc('redfish://10.0.0.2/') }, {}, registered('available')),
+    badOld: host({}, {}, registered('available')),
     field: 'spec.bmc.address',
     message: 'BMC address can not be changed if the BMH is not in the Registering state, or if the BMH is not detached',
   },
@@ -163,6 +166,7 @@ const updates: UpdateRule[] = [
     old: host({}, {}, registered('provisioned', 'detached')),
     ok: host({ bmc: bmc('redfish://10.0.0.2/') }, {}, registered('provisioned', 'detached')),
     bad: host({ bmc: bmc('redfish://10.0.0.2/') }, {}, registered('provisioned', 'OK')),
+    badOld: host({}, {}, registered('provisioned', 'OK')),
     field: 'spec.bmc.address',
     message: 'BMC address can not be changed',
   },
@@ -178,21 +182,19 @@ const updates: UpdateRule[] = [
     rule: 'externallyProvisioned turns on only from available',
     old: host({}, {}, registered('available')),
     ok: host({ externallyProvisioned: true }, {}, registered('available')),
-    bad: host({ externallyProvisioned: true }, {}, registered('available')),
+    bad: host({ externallyProvisioned: true }, {}, registered('provisioning')),
+    badOld: host({}, {}, registered('provisioning')),
     field: 'spec.externallyProvisioned',
     message: 'externallyProvisioned can only be enabled when in Available state, currently in provisioning',
   },
 ];
-// the last case's "bad" differs by the old object's state
-const badOldFor = (u: UpdateRule) => (u.rule.startsWith('externallyProvisioned') ? host({}, {}, registered('provisioning')) : u.old);
-updates[3].bad = host({ externallyProvisioned: true }, {}, registered('provisioning'));
 
 for (const u of updates) {
   test(`update: ${u.rule}: accepted`, () => {
     assert.deepEqual(validateBareMetalHostUpdate(u.ok, u.old, opts), []);
   });
   test(`update: ${u.rule}: rejected`, () => {
-    const causes = validateBareMetalHostUpdate(u.bad, badOldFor(u), opts);
+    const causes = validateBareMetalHostUpdate(u.bad, u.badOld ?? u.old, opts);
     assert.equal(causes.length, 1, JSON.stringify(causes));
     assert.equal(causes[0].field, u.field);
     assert.equal(causes[0].reason, 'FieldValueForbidden');

@@ -1,8 +1,12 @@
 // JSON ⇄ CEL values. Kubernetes decodes unstructured JSON integers as int64, so CEL sees `1` as an int
 // and `1.5` as a double; @bufbuild/cel would read every JS number as a double, hence the conversion.
-import { isCelList, isCelMap, isCelUint } from '@bufbuild/cel';
+import { celList, celMap, isCelList, isCelMap, isCelUint } from '@bufbuild/cel';
+import type { CelInput } from '@bufbuild/cel';
 
-/** A JSON value as CEL input: objects become Maps, integral numbers bigints. Done once per request. */
+/**
+ * A JSON value as CEL input: objects become CEL maps, integral numbers bigints. Done once per request;
+ * wrapping here rather than leaving plain Maps spares @bufbuild/cel a wrapper on every field access.
+ */
 export function toCelValue(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
@@ -17,14 +21,15 @@ export function toCelValue(v: unknown): unknown {
     default:
       return null;
   }
-  if (Array.isArray(v)) return v.map(toCelValue);
-  if (v instanceof Map || isCelMap(v) || isCelList(v)) return v;
-  const m = new Map<string, unknown>();
+  if (Array.isArray(v)) return celList(v.map(toCelValue) as CelInput[]);
+  if (isCelMap(v) || isCelList(v)) return v;
+  if (v instanceof Map) return celMap(v as Map<string, CelInput>);
+  const m = new Map<string, CelInput>();
   for (const [k, val] of Object.entries(v)) {
     // JSON has no undefined; an absent field stays absent so that has() is false.
-    if (val !== undefined) m.set(k, toCelValue(val));
+    if (val !== undefined) m.set(k, toCelValue(val) as CelInput);
   }
-  return m;
+  return celMap(m);
 }
 
 /** A CEL result back to JSON-like JS: ints become numbers where safe, maps plain objects. */
