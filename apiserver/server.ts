@@ -36,7 +36,8 @@ export interface APIServerOptions {
   authenticate: RequestHandler;
   /** host:port clients reach us at, for /api's serverAddressByClientCIDRs; a function when the port is chosen at listen time. */
   serverAddress: string | (() => string);
-  admission?: Admission[];
+  /** Admission plugins; given the stores, since plugins such as policies read their configuration from them. */
+  admission?: (stores: Map<string, Store>) => Admission[];
   actions?: Map<string, ActionHandler>;
   /** Schemas of action request kinds, per `group/version`, for OpenAPI. */
   extraSchemas?: Record<string, ExtraSchemas>;
@@ -95,16 +96,17 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   const cachers: Cacher[] = [];
   const stores = new Map<string, Store>();
   const resources = new Map<string, ServedResource>();
+  // Shared by every store and filled once the stores exist.
+  const admission: Admission[] = [];
   for (const { def, strategy } of kinds) {
     // One cache per kind, as kube has: a cache over every key would hold (and parse) each object once per kind.
     const cacher = new Cacher(opts.storage, { prefix: storagePrefix(def) });
     cachers.push(cacher);
-    const store = new Store({ def, storage: opts.storage, cacher, strategy, admission: opts.admission });
+    const store = new Store({ def, storage: opts.storage, cacher, strategy, admission });
     stores.set(resourceKey(def.group, def.version, def.plural), store);
     resources.set(resourceKey(def.group, def.version, def.plural), { def, store, strategy });
   }
-  const cacherFor = new Map(kinds.map((k, i) => [resourceKey(k.def.group, k.def.version, k.def.plural), cachers[i]]));
-  void cacherFor;
+  admission.push(...(opts.admission?.(stores) ?? []));
 
   const gvs = groupVersions(kinds);
   const nsStore = stores.get(resourceKey('', 'v1', 'namespaces'));

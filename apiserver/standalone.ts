@@ -19,6 +19,11 @@ import { startNamespaceController } from './core/namespace-controller.ts';
 import { builtinStrategies } from '../webhooks/builtin/index.ts';
 import { admissionReviewRouter } from '../webhooks/admissionreview.ts';
 import express from 'express';
+import { appendFileSync } from 'node:fs';
+import { PolicyEngine, validatePolicyObject } from '../webhooks/policy/index.ts';
+import { WebhookDispatcher } from '../webhooks/dispatch/index.ts';
+import type { Admission } from '../webhooks/types.ts';
+import { storeConfigSource } from './admission/store-source.ts';
 
 export interface StandaloneOptions {
   dataDir: string;
@@ -47,6 +52,7 @@ const coreStrategies: Record<string, Strategy> = {
   secrets: secretStrategy,
   configmaps: configMapStrategy,
   events: eventStrategy,
+  validatingadmissionpolicies: { validate: (obj) => validatePolicyObject(obj) },
   mutatingwebhookconfigurations: webhookConfigurationStrategy,
   validatingwebhookconfigurations: webhookConfigurationStrategy,
 };
@@ -70,9 +76,15 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   });
   const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress;
   let port = opts.port;
+  let dispatcher: WebhookDispatcher | undefined;
   const server = createAPIServer({
     storage,
     kinds: standaloneKinds({ enableFakeBMC: opts.enableFakeBMC ?? false }),
+    admission: (stores) => {
+      const source = storeConfigSource(stores);
+      dispatcher = new WebhookDispatcher(source);
+      return [policyAdmission(new PolicyEngine(source), join(opts.dataDir, 'audit.log')), dispatcher];
+    },
     authenticate: clientCertAuthenticator({ caPem: pki.caCert }),
     serverAddress: () => `${host}:${port}`,
   });
@@ -129,6 +141,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     async stop() {
       server.markShuttingDown();
       stopNamespaceController();
+      dispatcher?.close();
       webhookServer?.close();
       webhookServer?.closeAllConnections();
       httpsServer.closeIdleConnections();
@@ -159,4 +172,25 @@ async function ensureNamespaces(server: APIServer, names: string[]): Promise<voi
       if (!(e instanceof StatusError && e.code === 409)) throw e;
     }
   }
+}
+
+/** ValidatingAdmissionPolicy as an admission plugin; Audit results go to DATA_DIR/audit.log as JSON lines. */
+function policyAdmission(engine: PolicyEngine, auditLog: string): Admission {
+  return {
+    async validate(attrs, warnings) {
+      const result = await engine.validate(attrs, warnings);
+      if (result.auditEvents.length === 0 && Object.keys(result.auditAnnotations).length === 0) return;
+      const entry = {
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        stageTimestamp: new Date().toISOString(),
+        verb: attrs.operation.toLowerCase(),
+        user: { username: attrs.user.name, groups: attrs.user.groups },
+        objectRef: { apiGroup: attrs.group, apiVersion: attrs.version, resource: attrs.resource, subresource: attrs.subresource || undefined, namespace: attrs.namespace, name: attrs.name },
+        annotations: result.auditAnnotations,
+        validationFailures: result.auditEvents,
+      };
+      appendFileSync(auditLog, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    },
+  };
 }

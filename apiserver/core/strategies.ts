@@ -46,10 +46,17 @@ export const secretStrategy: Strategy = {
   tableCells: (obj) => ({ Data: countKeys(obj.data) }),
 };
 
+// kube labels every namespace with its own name, so namespaceSelectors can pick namespaces by name.
+const nameLabel = (obj: KubeObject) => {
+  obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+};
+
 export const namespaceStrategy: Strategy = {
   prepareForCreate(obj) {
     obj.status = { phase: 'Active' };
+    nameLabel(obj);
   },
+  prepareForUpdate: nameLabel,
 };
 
 export const eventStrategy: Strategy = {

@@ -19,7 +19,18 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-export const clone = <T>(v: T): T => structuredClone(v);
+/** Deep copy of a JSON value. A plain walk: structuredClone serializes, and costs several times more. */
+export function clone<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map((e: unknown) => clone(e)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, e] of Object.entries(v)) {
+    // JSON.parse makes "__proto__" an own key; plain assignment would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: clone(e), enumerable: true, writable: true, configurable: true });
+    else out[k] = clone(e);
+  }
+  return out as T;
+}
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
