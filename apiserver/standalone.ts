@@ -24,6 +24,7 @@ import { PolicyEngine, validatePolicyObject } from '../webhooks/policy/index.ts'
 import { WebhookDispatcher } from '../webhooks/dispatch/index.ts';
 import type { Admission } from '../webhooks/types.ts';
 import { storeConfigSource } from './admission/store-source.ts';
+import { actionSchemas, bareMetalHostActions } from './actions/baremetalhost.ts';
 
 export interface StandaloneOptions {
   dataDir: string;
@@ -80,6 +81,8 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   const server = createAPIServer({
     storage,
     kinds: standaloneKinds({ enableFakeBMC: opts.enableFakeBMC ?? false }),
+    actions: bareMetalHostActions(),
+    extraSchemas: { 'metal3.io/v1alpha1': actionSchemas },
     admission: (stores) => {
       const source = storeConfigSource(stores);
       dispatcher = new WebhookDispatcher(source);

@@ -565,6 +565,7 @@ export class Store {
     subresource: string,
     namespace: string,
     managed: 'update' | 'applied',
+    operation: Operation = 'UPDATE',
   ): Promise<KubeObject> {
     const m = obj.metadata;
     const om = old.metadata;
@@ -597,7 +598,7 @@ export class Store {
     meta.generation = om.generation ?? 1;
     if (subresource !== 'status') this.strategy.prepareForUpdate?.(obj, old);
     this.applyDefaults(obj);
-    const attrs = this.attrs('UPDATE', obj, old, ctx, subresource);
+    const attrs = this.attrs(operation, obj, old, ctx, subresource);
     await this.mutatingAdmission(attrs, ctx);
     if (!deepEqual(specPart(obj), specPart(old))) meta.generation = (om.generation ?? 0) + 1;
     if (managed === 'update' && !sameContent(obj, old)) {
@@ -640,7 +641,13 @@ export class Store {
     type: PatchType,
     patch: unknown,
     ctx: WriteContext,
-    opts: { force: boolean; subresource?: string; applyPatch?: (doc: unknown, patch: unknown) => unknown },
+    opts: {
+      force: boolean;
+      subresource?: string;
+      applyPatch?: (doc: unknown, patch: unknown) => unknown;
+      /** What admission is told: action subresources are POSTs, so CREATE (with the host as object). */
+      operation?: Operation;
+    },
   ): Promise<{ obj: KubeObject; created: boolean }> {
     const subresource = opts.subresource ?? '';
     if (type === 'apply') {
@@ -695,7 +702,7 @@ export class Store {
       this.checkFields(obj, ctx);
       if (pinned !== undefined) obj.metadata.resourceVersion = current.metadata.resourceVersion;
       return {
-        obj: await this.finishUpdate(obj, current, ctx, subresource, namespace, 'update'),
+        obj: await this.finishUpdate(obj, current, ctx, subresource, namespace, 'update', opts.operation),
         pinnedRV: pinned === undefined ? undefined : String(pinned),
       };
     });

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminCredentials, Client } from './client.ts';
-import { residentSet, startServer } from './server.ts';
+import { cpuTimeMs, residentSet, startServer } from './server.ts';
 import { ensureNamespace, measureCreates, resizeHosts } from './writes.ts';
 import { measureGets, measureList, tableAccept } from './reads.ts';
 import { measureWatch } from './watch.ts';
@@ -107,34 +107,45 @@ async function main(): Promise<void> {
 
     let created = 0;
     if (phases.has('creates')) {
+      const cpu = cpuTimeMs(server.pid);
       const c = await measureCreates(client, 'bench', plan.createClients, plan.createSeconds);
+      const cpuPerOp = (cpuTimeMs(server.pid) - cpu) / c.created;
       created = c.created;
       figures.push(
         figure(`BareMetalHost creates/s, ${plan.createClients} clients`, c.perSecond, '/s', '>=', 2000, {
           created: c.created,
           seconds: round(c.seconds),
           latencyMs: c.latencyMs,
+          serverCpuMsPerCreate: round(cpuPerOp, 3),
         }),
       );
-      console.log(`  ${c.created} creates in ${round(c.seconds)} s; latency ${fmt(c.latencyMs)}`);
+      console.log(`  ${c.created} creates in ${round(c.seconds)} s; latency ${fmt(c.latencyMs)}; server CPU ${round(cpuPerOp, 3)} ms per create`);
     }
 
     // The read figures are about a server holding exactly plan.hosts hosts.
     await resizeHosts(client, 'bench', created, plan.hosts);
 
     if (phases.has('get')) {
+      const cpu = cpuTimeMs(server.pid);
       const g = await measureGets(client, 'bench', plan.hosts, plan.getRate, plan.getSeconds);
-      figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g }));
-      console.log(`  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms`);
+      const cpuPerOp = (cpuTimeMs(server.pid) - cpu) / (g.latencyMs.count + g.errors);
+      figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g, serverCpuMsPerGet: round(cpuPerOp, 3) }));
+      console.log(
+        `  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms; server CPU ${round(cpuPerOp, 3)} ms per GET`,
+      );
     }
 
     if (phases.has('list')) {
+      let cpu = cpuTimeMs(server.pid);
       const lj = await measureList(client, 'bench', plan.hosts, plan.listRuns);
-      figures.push(figure(`LIST ${plan.hosts} hosts, JSON (median of ${plan.listRuns})`, lj.medianMs, 'ms', '<', 150, { ...lj }));
-      console.log(`  ${round(lj.bytes / 2 ** 20)} MB; runs ${lj.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+      const cpuJSON = (cpuTimeMs(server.pid) - cpu) / (plan.listRuns + 1);
+      figures.push(figure(`LIST ${plan.hosts} hosts, JSON (median of ${plan.listRuns})`, lj.medianMs, 'ms', '<', 150, { ...lj, serverCpuMsPerList: round(cpuJSON) }));
+      console.log(`  ${round(lj.bytes / 2 ** 20)} MB; runs ${lj.samplesMs.map((s) => round(s, 1)).join(', ')} ms; server CPU ${round(cpuJSON)} ms per LIST`);
+      cpu = cpuTimeMs(server.pid);
       const lt = await measureList(client, 'bench', plan.hosts, plan.listRuns, tableAccept);
-      figures.push(figure(`LIST ${plan.hosts} hosts, Table (median of ${plan.listRuns})`, lt.medianMs, 'ms', '<', 250, { ...lt }));
-      console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms`);
+      const cpuTable = (cpuTimeMs(server.pid) - cpu) / (plan.listRuns + 1);
+      figures.push(figure(`LIST ${plan.hosts} hosts, Table (median of ${plan.listRuns})`, lt.medianMs, 'ms', '<', 250, { ...lt, serverCpuMsPerList: round(cpuTable) }));
+      console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms; server CPU ${round(cpuTable)} ms per LIST`);
     }
 
     if (phases.has('rss')) {
@@ -154,10 +165,11 @@ async function main(): Promise<void> {
         hosts: plan.watchHosts,
         rate: plan.watchRate,
         seconds: plan.watchSeconds,
+        serverCpuMs: () => cpuTimeMs(server.pid),
       });
       figures.push(figure(`watch delivery p99, ${w.watchers} watchers, ${w.writeRate} writes/s`, w.deliveryMs.p99, 'ms', '<', 20, { ...w }));
       console.log(
-        `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}`,
+        `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}; server CPU ${w.serverCpuMsPerWrite} ms per write`,
       );
     }
   } catch (e) {

@@ -41,6 +41,11 @@ export async function startServer(nodeArgs: string[] = []): Promise<BenchServer>
       resolveUrl(m[1]);
     });
   });
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    // A server that dies mid-run shows up client-side only as a reset connection: say why it died.
+    if (!stopping) console.error(`server exited unexpectedly (${signal ?? code}); its output:\n${out.slice(-5000)}`);
+  });
   return {
     url,
     dataDir,
@@ -48,6 +53,7 @@ export async function startServer(nodeArgs: string[] = []): Promise<BenchServer>
     process: child,
     output: () => out,
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -70,4 +76,16 @@ export function residentSet(pid: number): { rss: number; peak: number } {
     return Number(m[1]) * 1024;
   };
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms, from /proc/PID/stat. Per operation, it is the
+ * figure that stays comparable when other work on the machine makes wall-clock latencies noisy.
+ */
+export function cpuTimeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }

@@ -18,6 +18,8 @@ export interface WatchFigures {
   deliveryMs: LatencySummary;
   writeLatencyMs: LatencySummary;
   writeErrors: number;
+  /** Server CPU per write over the write window, fan-out to every watcher included. */
+  serverCpuMsPerWrite: number;
 }
 
 const marker = `"${annotationSent}":"`;
@@ -52,7 +54,7 @@ export async function measureWatch(
   client: Client,
   writer: Client,
   ns: string,
-  opts: { watchers: number; hosts: number; rate: number; seconds: number },
+  opts: { watchers: number; hosts: number; rate: number; seconds: number; serverCpuMs: () => number },
 ): Promise<WatchFigures> {
   for (let i = 0; i < opts.hosts; i++) await client.expect(201, 'POST', hostsPath(ns), { body: bareMetalHost(ns, i) });
   const list = await client.expect(200, 'GET', `${hostsPath(ns)}?limit=1`);
@@ -77,6 +79,7 @@ export async function measureWatch(
   }
 
   const writeLatencies: number[] = [];
+  const cpu = opts.serverCpuMs();
   let writeErrors = 0;
   const run = await paced(opts.rate, opts.seconds, async (i) => {
     const sent = performance.now();
@@ -90,6 +93,7 @@ export async function measureWatch(
   const expected = (run.started - writeErrors) * opts.watchers;
   const deadline = performance.now() + 10_000;
   while (delivery.length < expected && performance.now() < deadline) await sleep(20);
+  const cpuPerWrite = (opts.serverCpuMs() - cpu) / run.started;
   for (const s of streams) s.destroy();
   agent.destroy();
   if (unexpected) console.error(`  note: ${unexpected} watch lines without a send time, e.g. ${lastUnexpected}`);
@@ -104,5 +108,6 @@ export async function measureWatch(
     deliveryMs: summarize([...delivery, ...Array<number>(Math.max(0, expected - delivery.length)).fill(Infinity)]),
     writeLatencyMs: summarize(writeLatencies),
     writeErrors,
+    serverCpuMsPerWrite: Number(cpuPerWrite.toFixed(3)),
   };
 }
