@@ -42,13 +42,11 @@ interface Bench {
   dispatcher?: WebhookDispatcher;
 }
 
-const metal3Plurals = new Set(['baremetalhosts', 'bmceventsubscriptions', 'dataimages', 'firmwareschemas', 'hardwaredata', 'hostfirmwarecomponents', 'hostfirmwaresettings', 'preprovisioningimages', 'hostupdatepolicies']);
-
 /** The standalone kinds; with admission off, the metal3.io kinds lose their built-in strategies. */
 function kindsFor(config: Configuration): ServedKind[] {
   const kinds = standaloneKinds({ enableFakeBMC: false });
   if (config !== 'off') return kinds;
-  return kinds.map((k) => (k.def.group === 'metal3.io' || metal3Plurals.has(k.def.plural) ? { def: k.def } : k));
+  return kinds.map((k) => (k.def.group === 'metal3.io' ? { def: k.def } : k));
 }
 
 async function build(config: Configuration): Promise<Bench> {

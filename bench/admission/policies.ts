@@ -37,7 +37,7 @@ const policies: PolicySpec[] = [
     body: `
   validations:
     - expression: "has(object.spec.bootMACAddress) && object.spec.bootMACAddress.matches('^([0-9a-f]{2}:){5}[0-9a-f]{2}$')"
-      messageExpression: "'bootMACAddress must be a lower-case MAC, got ' + object.spec.?bootMACAddress.orValue('nothing')"`,
+      messageExpression: "'bootMACAddress must be a lower-case MAC, got ' + (has(object.spec.bootMACAddress) ? object.spec.bootMACAddress : 'nothing')"`,
   },
   {
     name: 'images-from-registry',
@@ -66,9 +66,9 @@ const policies: PolicySpec[] = [
     body: `
   variables:
     - name: scheme
-      expression: "object.spec.bmc.address.split('://')[0]"
+      expression: "object.spec.bmc.address.split('://')[0].split('+')[0]"
   validations:
-    - expression: "namespaceObject.metadata.?labels.env.orValue('') != 'prod' || variables.scheme.contains('virtualmedia')"
+    - expression: "!has(namespaceObject.metadata.labels) || !('env' in namespaceObject.metadata.labels) || namespaceObject.metadata.labels.env != 'prod' || variables.scheme.contains('virtualmedia')"
       messageExpression: "'hosts in prod must use virtual media, not ' + variables.scheme"`,
   },
   {
@@ -77,7 +77,7 @@ const policies: PolicySpec[] = [
   paramKind: {apiVersion: v1, kind: ConfigMap}
   variables:
     - name: scheme
-      expression: "object.spec.bmc.address.split('://')[0]"
+      expression: "object.spec.bmc.address.split('://')[0].split('+')[0]"
     - name: allowed
       expression: "params.data.schemes.split(',')"
   validations:
@@ -120,9 +120,9 @@ const policies: PolicySpec[] = [
     body: `
   matchConditions:
     - name: prod-only
-      expression: "namespaceObject.metadata.?labels.env.orValue('') == 'prod'"
+      expression: "has(namespaceObject.metadata.labels) && 'env' in namespaceObject.metadata.labels && namespaceObject.metadata.labels.env == 'prod'"
   validations:
-    - expression: "object.spec.?bootMode.orValue('UEFI') in ['UEFI', 'UEFISecureBoot']"
+    - expression: "!has(object.spec.bootMode) || object.spec.bootMode in ['UEFI', 'UEFISecureBoot']"
       message: hosts in prod boot UEFI`,
   },
   {
@@ -152,7 +152,7 @@ const policies: PolicySpec[] = [
     body: `
   variables:
     - name: refs
-      expression: "[object.spec.?userData, object.spec.?networkData, object.spec.?metaData].filter(r, r.hasValue()).map(r, r.value())"
+      expression: "['userData', 'networkData', 'metaData'].filter(f, f in object.spec).map(f, object.spec[f])"
   validations:
     - expression: "variables.refs.all(r, !has(r.namespace) || r.namespace == object.metadata.namespace)"
       message: userData, networkData and metaData secrets must live in the host's namespace`,
@@ -178,7 +178,7 @@ const policies: PolicySpec[] = [
     name: 'hardware-class-known',
     body: `
   validations:
-    - expression: "['storage', 'compute', 'gpu'].exists(c, object.metadata.?labels['hardware.metal3.io/class'].orValue('') == c)"
+    - expression: "has(object.metadata.labels) && ['storage', 'compute', 'gpu'].exists(c, 'hardware.metal3.io/class' in object.metadata.labels && object.metadata.labels['hardware.metal3.io/class'] == c)"
       message: hardware.metal3.io/class must be storage, compute or gpu`,
   },
   {
@@ -226,7 +226,7 @@ kind: ConfigMap
 metadata: {name: bmc-schemes, namespace: ${policyNamespace}}
 data:
   schemes: redfish,redfish-virtualmedia,idrac-virtualmedia,ilo5-virtualmedia
-${policies.map(yamlOf).join('---')}`);
+---${policies.map(yamlOf).join('---')}`);
 }
 
 /** The namespace the hosts go into, labelled so namespace-dependent policies evaluate their full path. */
