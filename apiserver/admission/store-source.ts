@@ -37,8 +37,9 @@ export function storeConfigSource(stores: Map<string, Store>): AdmissionConfigSo
       const matches = labelSelectorFromObject((ref.selector ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
       return store.cachedObjects(ns).filter((o) => matches(o.metadata.labels));
     },
-    // Each cache's revision only moves when its own kind changes, so the sum changes exactly when
-    // some admission configuration does.
-    generation: () => watched.reduce((n, s) => n + s.cacheRevision(), 0),
+    // Each cache's change revision moves only when its own kind changes (its revision() follows every
+    // write, which recompiled every policy on every request), so the sum changes exactly when some
+    // admission configuration does.
+    generation: () => watched.reduce((n, s) => n + s.cacheChangeRevision(), 0),
   };
 }

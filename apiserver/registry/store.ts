@@ -212,6 +212,11 @@ export class Store {
     return this.cacher.revision();
   }
 
+  /** The revision of the last change to this kind seen by the cache; see Cacher.changeRevision. */
+  cacheChangeRevision(): number {
+    return this.cacher.changeRevision();
+  }
+
   async get(namespace: string, name: string): Promise<KubeObject> {
     const cached = this.cacher.get(this.key(namespace, name));
     if (!cached) throw notFound(this.ref(), name);

@@ -205,6 +205,14 @@ export class Cacher {
     return this.rev;
   }
 
+  /**
+   * The revision of the last change under this cache's prefix (or of the initial list): unlike
+   * revision(), it stays put while other kinds are written, so it tells whether this kind changed.
+   */
+  changeRevision(): number {
+    return this.history.at(-1)?.revision ?? this.historyFloor;
+  }
+
   /** Resolves once revision() >= rev; rejects with TooLargeResourceVersionError after timeoutMs. */
   waitForRevision(rev: number, timeoutMs = this.waitTimeoutMs): Promise<void> {
     if (this.rev >= rev) return Promise.resolve();

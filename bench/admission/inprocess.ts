@@ -43,7 +43,7 @@ interface Bench {
 }
 
 /** The standalone kinds; with admission off, the metal3.io kinds lose their built-in strategies. */
-function kindsFor(config: Configuration): ServedKind[] {
+export function kindsFor(config: Configuration): ServedKind[] {
   const kinds = standaloneKinds({ enableFakeBMC: false });
   if (config !== 'off') return kinds;
   return kinds.map((k) => (k.def.group === 'metal3.io' ? { def: k.def } : k));
