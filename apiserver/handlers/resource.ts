@@ -311,7 +311,31 @@ function sendList(res: ServerResponse, def: ResourceDefinition, meta: Record<str
   const apiVersion = def.group ? `${def.group}/${def.version}` : def.version;
   const head = `{"apiVersion":${JSON.stringify(apiVersion)},"items":[`;
   const tail = `],"kind":${JSON.stringify(def.listKind)},"metadata":${JSON.stringify(meta)}}`;
-  const body = head + itemsJSON.join(',') + tail;
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+  if (itemsJSON.length <= listSliceItems) {
+    const body = head + itemsJSON.join(',') + tail;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  // A large list goes out chunked, a slice at a time as the socket drains (as Go's server does once a
+  // body outgrows its buffer): the client decodes while we encode, and the server never holds the whole
+  // body as one string, one buffer and its encryption at once.
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  let next = 0;
+  const pump = () => {
+    while (next < itemsJSON.length) {
+      const end = Math.min(next + listSliceItems, itemsJSON.length);
+      const slice = (next === 0 ? head : ',') + itemsJSON.slice(next, end).join(',');
+      next = end;
+      if (!res.write(slice)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end(tail);
+  };
+  pump();
 }
+
+/** Items per write of a streamed list: large enough that per-write costs vanish, small enough to pipeline. */
+const listSliceItems = 64;

@@ -63,7 +63,8 @@ async function startChild(script: string, args: string[], nodeArgs: string[]): P
 
 /** The REST collection path of an object, as kubectl would POST it. */
 function collectionPath(obj: KubeObject): string {
-  const plural = `${obj.kind.toLowerCase()}${obj.kind.endsWith('y') ? '' : 's'}`.replace(/ys$/, 'ies');
+  const kind = obj.kind.toLowerCase();
+  const plural = kind.endsWith('y') ? `${kind.slice(0, -1)}ies` : `${kind}s`;
   const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
   const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
   return `${base}${ns}/${plural}`;

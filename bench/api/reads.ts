@@ -1,6 +1,7 @@
 // GET latency under a fixed offered load, and LIST time to the last byte.
 import type { Client } from './client.ts';
 import { hostName, hostPath, hostsPath } from './fixtures.ts';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { paced } from './pacing.ts';
 import { median, summarize, type LatencySummary } from './stats.ts';
 
@@ -11,18 +12,23 @@ export interface GetFigures {
   /** The client's own lateness against the schedule, to tell client jitter from server latency. */
   scheduleLagMs: LatencySummary;
   errors: number;
+  /** The load generator's own event-loop delay (max), in ms: a stalled client shows here, not in the server. */
+  clientLoopDelayMaxMs: number;
 }
 
 /** GETs of random hosts among 0..hosts-1 at `rate` per second, open loop. */
 export async function measureGets(client: Client, ns: string, hosts: number, rate: number, seconds: number): Promise<GetFigures> {
   const latencies: number[] = [];
   let errors = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const run = await paced(rate, seconds, async () => {
     const res = await client.request('GET', hostPath(ns, hostName(Math.floor(Math.random() * hosts))));
     if (res.status === 200) latencies.push(res.ms);
     else errors++;
   });
-  return { rate, seconds, latencyMs: summarize(latencies), scheduleLagMs: summarize(run.lagMs), errors };
+  loop.disable();
+  return { rate, seconds, latencyMs: summarize(latencies), scheduleLagMs: summarize(run.lagMs), errors, clientLoopDelayMaxMs: loop.max / 1e6 };
 }
 
 export const tableAccept = 'application/json;as=Table;v=v1;g=meta.k8s.io';

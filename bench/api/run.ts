@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       only: { type: 'string' },
       watchers: { type: 'string' },
+      'server-root': { type: 'string' },
     },
     strict: true,
   });
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const unknown = [...phases].filter((p) => !['creates', 'get', 'rss', 'list', 'watch'].includes(p));
   if (unknown.length) throw new Error(`--only: unknown phase(s) ${unknown.join(', ')}`);
   const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-  const server = await startServer(nodeArgs);
+  const server = await startServer(nodeArgs, values['server-root'] ? resolve(values['server-root']) : undefined);
   const figures: Figure[] = [];
   console.log(`metal3-apiserver at ${server.url} (pid ${server.pid}); ${cpus().length} CPUs; ${values.quick ? 'quick' : 'full'} run; node ${process.version}`);
   const creds = adminCredentials(server.dataDir);
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       const cpuPerOp = (cpuTimeMs(server.pid) - cpu) / (g.latencyMs.count + g.errors);
       figures.push(figure(`GET p99 at ${plan.getRate}/s`, g.latencyMs.p99, 'ms', '<', 5, { ...g, serverCpuMsPerGet: round(cpuPerOp, 3) }));
       console.log(
-        `  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms; server CPU ${round(cpuPerOp, 3)} ms per GET`,
+        `  ${g.latencyMs.count} GETs, ${g.errors} errors; ${fmt(g.latencyMs)}; client schedule lag p99 ${round(g.scheduleLagMs.p99)} ms, loop delay max ${round(g.clientLoopDelayMaxMs)} ms; server CPU ${round(cpuPerOp, 3)} ms per GET`,
       );
     }
 

@@ -15,11 +15,14 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts `node apiserver/main.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof). */
-export async function startServer(nodeArgs: string[] = []): Promise<BenchServer> {
+/**
+ * Starts `node apiserver/main.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof).
+ * root is the checkout whose server runs (another one gives an A/B comparison against this one).
+ */
+export async function startServer(nodeArgs: string[] = [], root = repoRoot): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'metal3-bench-'));
-  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0'], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0'], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -26,11 +26,25 @@ export class APIError extends Error {
   }
 }
 
+/** Narrows a watch as the matching list was narrowed; timeoutSeconds ends the stream cleanly (onClose()). */
+export interface WatchOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  timeoutSeconds?: number;
+}
+
 export interface KubeClient {
   get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>;
   list(type: ResourceType, namespace?: string, opts?: { labelSelector?: string; fieldSelector?: string }): Promise<{ items: KubeObject[]; resourceVersion: string }>;
   /** Streams events after resourceVersion; onClose(err) when the stream ends (err 410 = relist). */
-  watch(type: ResourceType, namespace: string | undefined, resourceVersion: string, onEvent: (ev: WatchEvent) => void, onClose: (err?: Error) => void): () => void;
+  watch(
+    type: ResourceType,
+    namespace: string | undefined,
+    resourceVersion: string,
+    onEvent: (ev: WatchEvent) => void,
+    onClose: (err?: Error) => void,
+    opts?: WatchOptions,
+  ): () => void;
   create(type: ResourceType, obj: KubeObject, opts?: { fieldManager?: string }): Promise<KubeObject>;
   /** PUT with the object's resourceVersion: 409 (APIError) when stale. */
   update(type: ResourceType, obj: KubeObject, opts?: { subresource?: 'status'; fieldManager?: string }): Promise<KubeObject>;
