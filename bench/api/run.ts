@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// npm run bench:api [-- --quick] [-- --json FILE] [-- --cpu-prof DIR]
+// npm run bench:api -- [--quick] [--json FILE] [--cpu-prof DIR] [--only PHASES] [--watchers N] [--server-root DIR]
 // Starts the standalone server as a child process and measures, from this separate process, each
 // performance figure issue 2 sets a target for; prints every figure with its target and PASS/MISS.
+// See bench/README.md for what each figure means and how to read it.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminCredentials, Client } from './client.ts';
-import { cpuTimeMs, residentSet, startServer } from './server.ts';
+import { collectGarbage, cpuTimeMs, residentSet, startServer } from './server.ts';
 import { ensureNamespace, measureCreates, resizeHosts } from './writes.ts';
 import { measureGets, measureList, tableAccept } from './reads.ts';
 import { measureWatch } from './watch.ts';
@@ -149,17 +150,6 @@ async function main(): Promise<void> {
       console.log(`  ${round(lt.bytes / 2 ** 20)} MB; runs ${lt.samplesMs.map((s) => round(s, 1)).join(', ')} ms; server CPU ${round(cpuTable)} ms per LIST`);
     }
 
-    if (phases.has('rss')) {
-      // After the reads, so every cached serialization a LIST leaves behind is counted; after a pause, so
-      // the figure is the server's steady state rather than garbage still in flight.
-      await sleep(plan.settleSeconds * 1000);
-      const mem = residentSet(server.pid);
-      figures.push(figure(`server RSS holding ${plan.hosts} hosts`, mem.rss / 2 ** 20, 'MB', '<', 300, { rssBytes: mem.rss, peakBytes: mem.peak }));
-      console.log(`  VmRSS ${round(mem.rss / 2 ** 20)} MB after ${plan.settleSeconds} s idle; peak so far (VmHWM) ${round(mem.peak / 2 ** 20)} MB`);
-      const heap = await processMetrics(client);
-      console.log(`  server's own view: ${Object.entries(heap).map(([k, v]) => `${k} ${round(v / 2 ** 20)} MB`).join(', ')}`);
-    }
-
     if (phases.has('watch')) {
       const w = await measureWatch(client, writer, 'bench-watch', {
         watchers: plan.watchers,
@@ -172,6 +162,29 @@ async function main(): Promise<void> {
       console.log(
         `  ${w.writes} writes (${w.writeErrors} failed), ${w.deliveredEvents}/${w.expectedEvents} events delivered; ${fmt(w.deliveryMs)}; write latency ${fmt(w.writeLatencyMs)}; server CPU ${w.serverCpuMsPerWrite} ms per write`,
       );
+    }
+
+    if (phases.has('rss')) {
+      // Last, so the figure includes what serving every other request left behind (cached
+      // serializations, history); after a forced full GC and a pause, so garbage is not counted.
+      const before = residentSet(server.pid);
+      if (server.inspectorUrl) await collectGarbage(server.inspectorUrl);
+      await sleep(plan.settleSeconds * 1000);
+      const mem = residentSet(server.pid);
+      const heap = await processMetrics(client);
+      figures.push(
+        figure(`server RSS holding ${plan.hosts} hosts`, mem.rss / 2 ** 20, 'MB', '<', 300, {
+          rssBytes: mem.rss,
+          rssBeforeGCBytes: before.rss,
+          peakBytes: mem.peak,
+          gcForced: !!server.inspectorUrl,
+          heap,
+        }),
+      );
+      console.log(
+        `  VmRSS ${round(mem.rss / 2 ** 20)} MB after a full GC and ${plan.settleSeconds} s idle (${round(before.rss / 2 ** 20)} MB before); peak (VmHWM) ${round(mem.peak / 2 ** 20)} MB`,
+      );
+      console.log(`  server's own view: ${Object.entries(heap).map(([k, v]) => `${k} ${round(v / 2 ** 20)} MB`).join(', ')}`);
     }
   } catch (e) {
     console.error(`server output (tail):\n${server.output().slice(-3000)}`);

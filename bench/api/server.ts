@@ -11,6 +11,8 @@ export interface BenchServer {
   dataDir: string;
   pid: number;
   process: ChildProcess;
+  /** The inspector's WebSocket URL: the bench uses it only to force a full GC before reading RSS. */
+  inspectorUrl: string | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -21,7 +23,8 @@ export interface BenchServer {
  */
 export async function startServer(nodeArgs: string[] = [], root = repoRoot): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'metal3-bench-'));
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0'], {
+  // The inspector listens on a free loopback port and costs nothing until a client attaches.
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...nodeArgs, join(root, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,6 +56,7 @@ export async function startServer(nodeArgs: string[] = [], root = repoRoot): Pro
     url,
     dataDir,
     pid: child.pid!,
+    inspectorUrl: /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1],
     process: child,
     output: () => out,
     async stop() {
@@ -91,4 +95,28 @@ export function cpuTimeMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticksPerSecond = 100;
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** Forces a full garbage collection in the server through its inspector (HeapProfiler.collectGarbage). */
+export async function collectGarbage(inspectorUrl: string): Promise<void> {
+  const ws = new WebSocket(inspectorUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error(`cannot reach the server's inspector at ${inspectorUrl}`));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('HeapProfiler.collectGarbage timed out')), 30_000);
+      ws.onmessage = (m) => {
+        const reply = JSON.parse(String(m.data)) as { id?: number; error?: { message: string } };
+        if (reply.id !== 1) return;
+        clearTimeout(timer);
+        if (reply.error) reject(new Error(reply.error.message));
+        else resolve();
+      };
+      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    });
+  } finally {
+    ws.close();
+  }
 }

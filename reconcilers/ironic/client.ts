@@ -87,7 +87,7 @@ export function parseIronicErrorMessage(status: number, body: unknown): string {
   return msg.length > MAX_ERROR_LENGTH ? `${msg.slice(0, MAX_ERROR_LENGTH)}…` : msg;
 }
 
-const SECRET_KEY = /pass|secret|token|key|cred|user_?data|configdrive|meta_?data|network_?data/i;
+const SECRET_KEY = /driver_info|pass|secret|token|key|cred|user_?data|configdrive|meta_?data|network_?data/i;
 
 /**
  * Every string in the request body that sits under a secret-looking key (or a JSON-patch op whose path is
@@ -284,19 +284,20 @@ export class IronicClient implements IronicClientAPI {
     const q: Record<string, string> = { fields: 'uuid,address,node_uuid,pxe_enabled' };
     if (query.address !== undefined) q.address = query.address;
     if (query.node_uuid !== undefined) q.node_uuid = query.node_uuid;
-    return (await this.#listAll('/v1/ports', 'ports', q)) as IronicPort[];
+    // Ironic answers 404 when the node_uuid filter names no node: it has no ports.
+    return (await this.#listAll('/v1/ports', 'ports', q, true)) as IronicPort[];
   }
 
   async createPort(nodeUUID: string, address: string, pxeEnabled: boolean): Promise<IronicPort> {
     return (await this.#json('POST', '/v1/ports', { node_uuid: nodeUUID, address, pxe_enabled: pxeEnabled })) as IronicPort;
   }
 
-  async #listAll(path: string, key: string, query: Record<string, string>): Promise<unknown[]> {
+  async #listAll(path: string, key: string, query: Record<string, string>, notFoundIsEmpty = false): Promise<unknown[]> {
     const items: unknown[] = [];
     let marker: string | undefined;
     for (;;) {
       const q = { ...query, limit: String(PAGE_LIMIT), ...(marker ? { marker } : {}) };
-      const body = await this.#json('GET', path, undefined, { query: q });
+      const body = await this.#json('GET', path, undefined, { query: q, notFound: notFoundIsEmpty ? 'undefined' : undefined });
       const page = isRecord(body) && Array.isArray(body[key]) ? body[key] : [];
       items.push(...page);
       // `next` carries Ironic's own idea of its public URL, which may not be ours; only its marker is used.

@@ -92,6 +92,15 @@ export interface ProvisionData {
   metaData?: Record<string, unknown>;
 }
 
+export interface AdoptOptions {
+  restartOnFailure: boolean;
+  /** What the host runs (status.provisioning.image / customDeploy): adoption validates the deploy against it. */
+  image?: Image;
+  customDeploy?: CustomDeploy;
+  /** Adopting on the way to deprovisioning: a node that never knew an image has nothing to adopt. */
+  deprovisioning?: boolean;
+}
+
 export type PowerMode = 'soft' | 'hard';
 
 export interface FirmwareSetting {
@@ -120,7 +129,7 @@ export interface Provisioner {
   provision(host: HostData, data: ProvisionData, opts: { forceReboot: boolean }): Promise<Result>;
   deprovision(host: HostData, opts: { restartOnFailure: boolean }): Promise<Result>;
   /** Take over a host that is already deployed (externally provisioned, or after the provisioner lost its state). */
-  adopt(host: HostData, opts: { restartOnFailure: boolean }): Promise<Result>;
+  adopt(host: HostData, opts: AdoptOptions): Promise<Result>;
   powerOn(host: HostData, opts: { force: boolean }): Promise<Result>;
   powerOff(host: HostData, opts: { mode: PowerMode; force: boolean }): Promise<Result>;
   /** Remove the record but leave the machine as it is (detached annotation). */

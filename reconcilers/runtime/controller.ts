@@ -34,6 +34,8 @@ export interface ControllerOptions {
   logger?: Logger;
   /** How long stop() waits for reconciles in flight; 30 s unless given. */
   stopTimeoutMs?: number;
+  /** Scrubs logged reconcile errors (EventRecorder.redact), since an error may quote a credential. */
+  redact?: (text: string) => string;
 }
 
 /** `namespace/name`, or `name` for cluster-scoped objects: the queue's item, as client-go's MetaNamespaceKeyFunc. */
@@ -55,6 +57,7 @@ export class Controller {
   private readonly metrics?: RuntimeMetrics;
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
+  private readonly redact: (text: string) => string;
   private workers: Promise<void>[] = [];
   private started = false;
   private inFlight = 0;
@@ -67,6 +70,7 @@ export class Controller {
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
     this.logger = opts.logger ?? silent;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 30_000;
+    this.redact = opts.redact ?? ((t) => t);
   }
 
   enqueue(key: ObjectKey): void {
@@ -140,7 +144,7 @@ export class Controller {
       this.logger.error('reconcile failed', {
         controller: this.name,
         key: item,
-        error: err instanceof Error ? err.message : String(err),
+        error: this.redact(err instanceof Error ? err.message : String(err)),
         retries: this.queue.numRequeues(item),
       });
     } finally {

@@ -80,7 +80,7 @@ export class Informer {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.relist();
+    void this.relist();
   }
 
   stop(): void {
@@ -123,7 +123,7 @@ export class Informer {
         fieldSelector: this.opts.fieldSelector,
       });
     } catch (e) {
-      this.retry(() => this.relist(), e);
+      this.retry(() => void this.relist(), e);
       return;
     }
     if (!this.running) return;
@@ -148,7 +148,7 @@ export class Informer {
     for (const [key, obj] of [...this.cache]) {
       if (seen.has(key)) continue;
       this.cache.delete(key);
-      for (const h of this.handlers) h.onDelete?.(obj);
+      this.emit((h) => h.onDelete?.(obj));
     }
   }
 
@@ -156,12 +156,12 @@ export class Informer {
     const old = this.cache.get(key);
     this.cache.set(key, obj);
     if (!old) {
-      for (const h of this.handlers) h.onAdd?.(obj);
+      this.emit((h) => h.onAdd?.(obj));
       return;
     }
     if (old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
     if (this.opts.updatePredicate && !this.opts.updatePredicate(old, obj)) return;
-    for (const h of this.handlers) h.onUpdate?.(old, obj);
+    this.emit((h) => h.onUpdate?.(old, obj));
   }
 
   private watch(): void {
@@ -187,7 +187,7 @@ export class Informer {
     const key = objectKey(ev.object);
     if (ev.type === 'DELETED') {
       this.cache.delete(key);
-      for (const h of this.handlers) h.onDelete?.(ev.object);
+      this.emit((h) => h.onDelete?.(ev.object));
     } else if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
       this.upsert(key, ev.object);
     }
@@ -200,7 +200,7 @@ export class Informer {
     if (err instanceof APIError && err.code === 410) {
       // Our resourceVersion was compacted away: only a fresh list can tell what we missed.
       this.failures = 0;
-      this.relist();
+      void this.relist();
       return;
     }
     if (!err) {
@@ -217,6 +217,17 @@ export class Informer {
     // Stream lost: resume from the last resourceVersion after a backoff; if that version is gone by then,
     // the server answers 410 and we relist.
     this.retry(() => this.watch(), err);
+  }
+
+  /** A handler that throws must neither stop the others nor the informer. */
+  private emit(call: (h: InformerHandlers) => void): void {
+    for (const h of this.handlers) {
+      try {
+        call(h);
+      } catch (e) {
+        this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
   }
 
   private retry(fn: () => void, err: unknown): void {

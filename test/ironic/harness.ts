@@ -33,6 +33,8 @@ export interface IronicOptions {
   jsonRpcPort?: number;
   /** Use this directory instead of a fresh temporary one; it is kept on stop(). */
   dir?: string;
+  /** Leave Ironic running when this Node process exits (the developer script); tests never want that. */
+  outliveProcess?: boolean;
   /** Readiness timeout (default 60 s). */
   readyTimeoutMs?: number;
 }
@@ -375,6 +377,8 @@ function installExitHook(): void {
 
 export async function startIronic(opts: IronicOptions = {}): Promise<RunningIronic> {
   await ensureIronicInstalled();
+  // Bad delays are refused before anything is created.
+  for (const name of ['power', 'boot', 'deploy', 'inspect', 'management'] as const) delay(name, opts.fakeDelays ?? {});
   const auth = opts.auth ?? 'noauth';
   const split = opts.split ?? true;
   const ownDir = opts.dir === undefined;
@@ -382,28 +386,31 @@ export async function startIronic(opts: IronicOptions = {}): Promise<RunningIron
   const apiPort = opts.apiPort ?? (await freePort());
   const jsonRpcPort = opts.jsonRpcPort ?? (await freePort());
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
-  for (const sub of ['state', 'tmp', 'log', 'httpboot', 'tftpboot/master_images', 'locks']) mkdirSync(join(dir, sub), { recursive: true });
-
-  let basicAuth: { username: string; password: string } | undefined;
-  if (auth === 'http_basic') {
-    basicAuth = { username: 'admin', password: randomBytes(12).toString('hex') };
-    writeFileSync(join(dir, 'htpasswd'), `${basicAuth.username}:${bcryptHash(basicAuth.password)}\n`, { mode: 0o600 });
-    // The layout BMO reads from METAL3_AUTH_ROOT_DIR, so the server can be pointed at this Ironic as is.
-    mkdirSync(join(dir, 'auth/ironic'), { recursive: true });
-    writeFileSync(join(dir, 'auth/ironic/username'), basicAuth.username, { mode: 0o600 });
-    writeFileSync(join(dir, 'auth/ironic/password'), basicAuth.password, { mode: 0o600 });
-  }
   const configFile = join(dir, 'ironic.conf');
-  writeFileSync(configFile, renderConfig({ dir, auth, split, apiPort, jsonRpcPort, fakeDelays: opts.fakeDelays ?? {}, basicAuth }), { mode: 0o600 });
   const endpoint = `http://127.0.0.1:${apiPort}`;
-  writeFileSync(join(dir, 'endpoint'), `${endpoint}\n`);
-
+  let basicAuth: { username: string; password: string } | undefined;
   try {
-    await execFileAsync('ironic-dbsync', ['--config-file', configFile, 'create_schema'], { cwd: dir, env: cleanEnv() });
+    for (const sub of ['state', 'tmp', 'log', 'httpboot', 'tftpboot/master_images', 'locks']) mkdirSync(join(dir, sub), { recursive: true });
+    if (auth === 'http_basic') {
+      basicAuth = { username: 'admin', password: randomBytes(12).toString('hex') };
+      writeFileSync(join(dir, 'htpasswd'), `${basicAuth.username}:${bcryptHash(basicAuth.password)}\n`, { mode: 0o600 });
+      // The layout BMO reads from METAL3_AUTH_ROOT_DIR, so the server can be pointed at this Ironic as is.
+      mkdirSync(join(dir, 'auth/ironic'), { recursive: true });
+      writeFileSync(join(dir, 'auth/ironic/username'), basicAuth.username, { mode: 0o600 });
+      writeFileSync(join(dir, 'auth/ironic/password'), basicAuth.password, { mode: 0o600 });
+    }
+    writeFileSync(configFile, renderConfig({ dir, auth, split, apiPort, jsonRpcPort, fakeDelays: opts.fakeDelays ?? {}, basicAuth }), { mode: 0o600 });
+    writeFileSync(join(dir, 'endpoint'), `${endpoint}\n`);
+    // A developer's directory that already has a database keeps its nodes across up/down.
+    if (!existsSync(join(dir, 'ironic.sqlite'))) {
+      await execFileAsync('ironic-dbsync', ['--config-file', configFile, 'create_schema'], { cwd: dir, env: cleanEnv() }).catch((err: unknown) => {
+        const e = err as Error & { stderr?: string };
+        throw new Error(`ironic-dbsync create_schema failed: ${e.stderr?.slice(-2000) ?? e.message}`);
+      });
+    }
   } catch (err) {
-    const e = err as Error & { stderr?: string };
     if (ownDir) rmSync(dir, { recursive: true, force: true });
-    throw new Error(`ironic-dbsync create_schema failed: ${e.stderr?.slice(-2000) ?? e.message}`);
+    throw err;
   }
 
   const authHeader = basicAuth ? `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString('base64')}` : undefined;
@@ -421,7 +428,7 @@ export async function startIronic(opts: IronicOptions = {}): Promise<RunningIron
     child.on('exit', (code, sig) => exits.set(pid, `${command} exited with ${sig ?? code}`));
     child.unref();
     writeFileSync(join(dir, pidFile), `${pid}\n`);
-    started.add(pid);
+    if (!opts.outliveProcess) started.add(pid);
     return pid;
   };
 

@@ -23,6 +23,13 @@ export interface CompiledValidation {
 
 export interface CompiledPolicy {
   name: string;
+  /** The object's uid and resourceVersion (or its spec, when it has none): what recompiling depends on. */
+  version: string;
+  /** The top-level names some expression of the policy refers to (object, request, params, ...). */
+  references: ReadonlySet<string>;
+  /** spec.variables by name, shared by every evaluation's `variables` map. */
+  variableNames: ReadonlySet<string>;
+  variableExpressions: ReadonlyMap<string, CompiledExpression>;
   failurePolicy: FailurePolicy;
   paramKind?: ParamKind;
   matchConstraints?: MatchResources;
@@ -54,11 +61,18 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 const compile = (expression: unknown) => compileCEL(str(expression) ?? '', { variables: POLICY_VARIABLES });
 
+/** Changes whenever the policy may have: a new object (uid) or a new write (resourceVersion). */
+export function policyVersion(policy: KubeObject): string {
+  const { uid, resourceVersion } = policy.metadata;
+  return resourceVersion ? `${uid ?? ''}/${resourceVersion}` : JSON.stringify(policy.spec ?? null);
+}
+
 export function compilePolicy(policy: KubeObject): CompiledPolicy {
   const spec = record(policy.spec);
   const paramKind = record(spec.paramKind);
-  return {
+  const compiled: Omit<CompiledPolicy, 'references' | 'variableNames' | 'variableExpressions'> = {
     name: policy.metadata.name ?? '',
+    version: policyVersion(policy),
     failurePolicy: spec.failurePolicy === 'Ignore' ? 'Ignore' : 'Fail',
     paramKind:
       typeof paramKind.kind === 'string' ? { apiVersion: str(paramKind.apiVersion) ?? '', kind: paramKind.kind } : undefined,
@@ -76,6 +90,19 @@ export function compilePolicy(policy: KubeObject): CompiledPolicy {
       key: str(a.key) ?? '',
       valueExpression: compile(a.valueExpression),
     })),
+  };
+  const expressions: CompiledExpression[] = [
+    ...compiled.matchConditions.map((c) => c.expression),
+    ...compiled.variables.map((v) => v.expression),
+    ...compiled.validations.flatMap((v) => (v.messageExpression ? [v.expression, v.messageExpression] : [v.expression])),
+    ...compiled.auditAnnotations.map((a) => a.valueExpression),
+  ];
+  const variableExpressions = new Map(compiled.variables.map((v) => [v.name, v.expression]));
+  return {
+    ...compiled,
+    references: new Set(expressions.flatMap((e) => [...e.references])),
+    variableNames: new Set(variableExpressions.keys()),
+    variableExpressions,
   };
 }
 
