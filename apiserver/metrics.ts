@@ -44,6 +44,8 @@ export interface Metrics {
   longrunning: { inc(labels: LongRunningLabels): void; dec(labels: LongRunningLabels): void };
   /** Serves the registry in the Prometheus text format. */
   handler: RequestHandler;
+  /** Serve another registry's series on the same /metrics (the in-process reconcilers' metal3_* series). */
+  include(other: Registry): void;
 }
 
 const COMPONENT = 'apiserver';
@@ -82,6 +84,7 @@ const resourceLabelValues = (l: LongRunningLabels) => ({
 /** A fresh registry (never prom-client's global one, so tests and servers do not share series). */
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  const extra: Registry[] = [];
   collectDefaultMetrics({ register: registry });
 
   const requestTotal = new Counter({
@@ -154,9 +157,12 @@ export function createMetrics(): Metrics {
       inc: (labels) => longRunning.inc(resourceLabelValues(labels)),
       dec: (labels) => longRunning.dec(resourceLabelValues(labels)),
     },
+    include: (other) => {
+      extra.push(other);
+    },
     handler: async (_req, res, next) => {
       try {
-        const body = await registry.metrics();
+        const body = (await Promise.all([registry, ...extra].map((r) => r.metrics()))).join('\n');
         res.set('Content-Type', registry.contentType);
         res.status(200).end(body);
       } catch (err) {

@@ -1,4 +1,4 @@
-// The same three configurations over HTTPS: the real server (apiserver/main.ts) with its built-in
+// The same three configurations over HTTPS: the real server (cmd/metal3-apiserver.ts) with its built-in
 // admission, with twenty policies applied through the API, and bench/admission/serve-off.ts with
 // admission off; 8 closed-loop clients POSTing fresh BareMetalHosts.
 import { spawn } from 'node:child_process';
@@ -84,7 +84,7 @@ export async function measureHTTP(config: Configuration, opts: { clients: number
   const server =
     config === 'off'
       ? await startChild('bench/admission/serve-off.ts', [], opts.nodeArgs)
-      : await startChild('apiserver/main.ts', ['--port', '0'], opts.nodeArgs);
+      : await startChild('cmd/metal3-apiserver.ts', ['--port', '0', '--disable-reconcilers'], opts.nodeArgs);
   const client = new Client(server.url, adminCredentials(server.dataDir), 64);
   try {
     await post(client, benchNamespaceObject());

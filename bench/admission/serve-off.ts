@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The standalone server with admission off, for the HTTP half of the bench: what apiserver/main.ts
+// The standalone server with admission off, for the HTTP half of the bench: what cmd/metal3-apiserver.ts
 // serves (same kinds, SQLite file, PKI, TLS and namespace controller), but with the metal3.io kinds'
 // built-in strategies removed and no admission plugins. main.ts has no switch for this, by design.
 // Usage: node bench/admission/serve-off.ts --data-dir DIR

@@ -18,13 +18,13 @@ export interface BenchServer {
 }
 
 /**
- * Starts `node apiserver/main.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof).
+ * Starts `node cmd/metal3-apiserver.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof).
  * root is the checkout whose server runs (another one gives an A/B comparison against this one).
  */
 export async function startServer(nodeArgs: string[] = [], root = repoRoot): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'metal3-bench-'));
   // The inspector listens on a free loopback port and costs nothing until a client attaches.
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...nodeArgs, join(root, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0'], {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...nodeArgs, join(root, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', '--disable-reconcilers'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,7 +12,6 @@ import type { HardwareDetails, Image } from '../../api/kinds/common.ts';
 import type { HostData, Provisioner } from '../provisioner/types.ts';
 import { NeedsRegistrationError } from '../provisioner/types.ts';
 import {
-  detachedAnnotation,
   detachedArgs,
   inspectAnnotation,
   rebootAnnotation,
@@ -719,4 +718,3 @@ export async function reconcileState(ctx: HostContext): Promise<ActionResult> {
   }
 }
 
-export { detachedAnnotation };

@@ -1,4 +1,4 @@
-// Black-box harness: starts the real server as a child process (`node apiserver/main.ts`) on a free port
+// Black-box harness: starts the real server as a child process (`node cmd/metal3-apiserver.ts`) on a free port
 // with a fresh data directory, and runs the machine's real kubectl against it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,9 +30,16 @@ export function requireKubectl(): void {
   if (r.status !== 0) throw new Error(`kubectl is required for the black-box suite: ${r.error?.message ?? r.stderr}`);
 }
 
-/** `dataDir` reuses an existing data directory (a restart); by default each server gets a fresh one. */
+/** Pass in extraArgs to run the reconcilers too; without it the server serves the API only. */
+export const withReconcilers = '--with-reconcilers';
+
+/**
+ * `dataDir` reuses an existing data directory (a restart); by default each server gets a fresh one.
+ * The API suites run without reconcilers, so that no controller writes to the objects they assert on.
+ */
 export async function startServer(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, dataDir = mkdtempSync(join(tmpdir(), 'metal3-e2e-'))): Promise<RunningServer> {
-  const child = spawn(process.execPath, [join(repoRoot, 'apiserver/main.ts'), '--data-dir', dataDir, '--port', '0', ...extraArgs], {
+  const args = extraArgs.includes(withReconcilers) ? extraArgs.filter((a) => a !== withReconcilers) : ['--disable-reconcilers', ...extraArgs];
+  const child = spawn(process.execPath, [join(repoRoot, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -240,7 +240,8 @@ function procState(pid: number): string | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** Running (a zombie awaiting its reaper does not count). */
+export function alive(pid: number): boolean {
   const s = procState(pid);
   return s !== undefined && s !== 'Z' && s !== 'X';
 }

@@ -130,3 +130,115 @@ describe('Kubernetes CEL library', () => {
     fails('[].min()', /empty list/);
   });
 });
+
+describe('optional syntax (cel-go optional library)', () => {
+  const host = toCelValue({
+    metadata: { labels: { role: 'worker', empty: '' } },
+    spec: { image: { url: 'https://images.example.com/a.qcow2' }, nics: ['eth0', 'eth1'], gone: null },
+  });
+  const opt = (expression: string) => run(expression, { object: host });
+  const optFails = (expression: string, pattern: RegExp) =>
+    assert.throws(
+      () => opt(expression),
+      (err: unknown) => err instanceof CELError && pattern.test(err.message),
+    );
+
+  it('a.?b chains yield the value when every field is present', () => {
+    assert.equal(opt("object.?spec.?image.?url.orValue('')"), 'https://images.example.com/a.qcow2');
+    assert.equal(opt('object.?spec.?image.?url.hasValue()'), true);
+    assert.equal(opt('object.?spec.?image.?url.value().startsWith("https://")'), true);
+  });
+  it('a.?b chains yield optional.none() when any field is absent, at any depth', () => {
+    assert.equal(opt("object.?spec.?image.?checksum.orValue('none')"), 'none');
+    assert.equal(opt("object.?spec.?bmc.?address.orValue('none')"), 'none');
+    assert.equal(opt("object.?status.?image.?url.orValue('none')"), 'none');
+    assert.equal(opt('object.?spec.?bmc.?address.hasValue()'), false);
+    // A null field is unset for admission, as has() sees it.
+    assert.equal(opt('object.?spec.?gone.hasValue()'), false);
+  });
+  it('qualifiers after an optional one are optional too, as in cel-go', () => {
+    assert.equal(opt("object.?spec.image.url.orValue('')"), 'https://images.example.com/a.qcow2');
+    assert.equal(opt("object.?spec.bmc.address.orValue('none')"), 'none');
+    assert.equal(opt('object.?spec.nics[1].value()'), 'eth1');
+    assert.equal(opt('object.?spec.nics[7].hasValue()'), false);
+    // Without `.?` the same selection is still an error.
+    optFails('object.spec.bmc.address', /no such key|not found/);
+  });
+  it('m[?k] on maps and lists', () => {
+    assert.equal(opt("object.metadata.labels[?'role'].orValue('')"), 'worker');
+    assert.equal(opt("object.metadata.labels[?'zone'].orValue('default')"), 'default');
+    assert.equal(opt("object.metadata.labels[?'empty'].hasValue()"), true);
+    assert.equal(opt('object.spec.nics[?0].value()'), 'eth0');
+    assert.equal(opt('object.spec.nics[?2].hasValue()'), false);
+    assert.equal(opt("object.?metadata.?labels[?'role'].orValue('')"), 'worker');
+  });
+  it('optional.of, optional.none, ofNonZeroValue, value, hasValue, or, orValue', () => {
+    assert.equal(opt('optional.of(2).value() + 1'), 3);
+    assert.equal(opt('optional.none().hasValue()'), false);
+    assert.equal(opt("optional.none().orValue('x')"), 'x');
+    assert.equal(opt("optional.none().or(optional.of('y')).value()"), 'y');
+    assert.equal(opt("optional.of('a').or(optional.of('y')).value()"), 'a');
+    assert.equal(opt("object.?spec.?bmc.or(object.?spec.?image).?url.orValue('')"), 'https://images.example.com/a.qcow2');
+    assert.equal(opt("optional.ofNonZeroValue('').hasValue()"), false);
+    assert.equal(opt("optional.ofNonZeroValue('a').hasValue()"), true);
+    assert.equal(opt('optional.none() == optional.none()'), true);
+    assert.equal(opt('optional.of(1) == optional.of(1)'), true);
+    assert.equal(opt('optional.of(1) == optional.none()'), false);
+    optFails('optional.none().value()', /optional.none\(\) dereference/);
+    optFails("'a'.orValue('b')", /no matching overload|expected an optional/);
+  });
+  it('cel.bind binds a name within its expression only', () => {
+    assert.equal(opt('cel.bind(nics, object.spec.nics, nics.size() == 2 && nics[0] == "eth0")'), true);
+    assert.equal(opt('cel.bind(a, 1, cel.bind(b, 2, a + b)) == 3'), true);
+    assert.equal(opt("cel.bind(u, object.?spec.?image.?url.orValue(''), u.startsWith('https://') && u.endsWith('.qcow2'))"), true);
+    assert.match(compileCEL('cel.bind(a, 1, a) + a', { variables: VARS }).error ?? '', /undeclared reference to 'a'/);
+  });
+  it('leaves the same characters inside string literals and comments alone', () => {
+    assert.equal(opt(`'a.?b' + "[?c]" + '''optional.of(1)''' + r'cel.bind(x, 1, x)'`), `a.?b[?c]optional.of(1)cel.bind(x, 1, x)`);
+    assert.equal(opt(`object.?spec.?image.hasValue() // a.?b, optional.none()`), true);
+    assert.equal(opt(`object.spec.nics.size() // count "them"\n  == 2`), true);
+  });
+  it('reports malformed optional syntax as a compile error', () => {
+    assert.match(compileCEL('object.?', { variables: VARS }).error ?? '', /compilation failed/);
+    assert.match(compileCEL('object[?]', { variables: VARS }).error ?? '', /compilation failed/);
+    assert.match(compileCEL('objekt.?spec.orValue(1)', { variables: VARS }).error ?? '', /undeclared reference to 'objekt'/);
+  });
+});
+
+describe('lazy JSON values', () => {
+  it('converts on access and keeps what it converted, so a field reads the same value twice', () => {
+    const json = { spec: { n: 1, list: [{ a: 1 }], s: 'x' } };
+    const v = toCelValue(json);
+    assert.equal(run('object.spec == object.spec && object.spec.list[0].a == 1', { object: v }), true);
+    // Reading the whole object gives the original JSON back, not a copy with bigints.
+    assert.equal(fromCelValue(run('object.spec', { object: v }) as never), json.spec);
+  });
+  it('behaves as a CEL map and list: size, in, iteration, equality, keys of a map', () => {
+    const v = toCelValue({ m: { b: 2, a: 1, z: null }, l: [3, 1, 2] });
+    const on = (e: string) => run(e, { object: v });
+    assert.equal(on('object.m.size()'), 3);
+    assert.equal(on("'a' in object.m && !('q' in object.m)"), true);
+    assert.deepEqual(on('object.m.map(k, k)'), ['b', 'a', 'z']);
+    assert.equal(on('object.m.all(k, k != "q")'), true);
+    assert.equal(on("object.m == {'b': 2, 'a': 1, 'z': null}"), true);
+    assert.equal(on("object.m == {'b': 2, 'a': 1}"), false);
+    assert.equal(on('object.l == [3, 1, 2] && object.l.size() == 3 && 1 in object.l'), true);
+    assert.deepEqual(on('object.l.filter(x, x > 1)'), [3, 2]);
+    assert.equal(on('object.l[1] == 1'), true);
+    assert.throws(() => on('object.q'), CELError);
+  });
+  it('does not take inherited properties for fields', () => {
+    const v = toCelValue({ m: {} });
+    assert.equal(run("has(object.m.constructor) || 'toString' in object.m", { object: v }), false);
+  });
+});
+
+describe('compiled expressions', () => {
+  it('know which declared variables they refer to', () => {
+    const refs = (e: string) => [...compileCEL(e, { variables: VARS }).references].sort();
+    assert.deepEqual(refs('object.spec.x == oldObject.spec.x'), ['object', 'oldObject']);
+    assert.deepEqual(refs("request.userInfo.username == 'a' || [1].exists(params, params == 1)"), ['request']);
+    assert.deepEqual(refs('variables.a + params.b'), ['params', 'variables']);
+    assert.deepEqual(refs('1 + 1'), []);
+  });
+});

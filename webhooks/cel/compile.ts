@@ -90,9 +90,12 @@ function checkReferences(expr: Expr, scope: ReadonlySet<string>, problems: strin
       inner.add(c.accuVar);
       inner.add(c.iterVar);
       if (c.iterVar2) inner.add(c.iterVar2);
-      if (c.loopCondition) checkReferences(c.loopCondition, inner, problems, used);
-      if (c.loopStep) checkReferences(c.loopStep, inner, problems, used);
-      if (c.result) checkReferences(c.result, new Set([...scope, c.accuVar]), problems, used);
+      // Names the comprehension binds are not references to the declared names they shadow.
+      const local = used && new Set<string>();
+      if (c.loopCondition) checkReferences(c.loopCondition, inner, problems, local);
+      if (c.loopStep) checkReferences(c.loopStep, inner, problems, local);
+      if (c.result) checkReferences(c.result, new Set([...scope, c.accuVar]), problems, local);
+      if (used && local) for (const n of local) if (n !== c.accuVar && n !== c.iterVar && n !== c.iterVar2) used.add(n);
       return;
     }
     default:
@@ -168,7 +171,6 @@ function compileUncached(expression: string, variables: readonly string[]): Comp
   const used = new Set<string>();
   checkReferences(parsed.expr, declared, problems, used);
   if (problems.length) return fail(`compilation failed: ${[...new Set(problems)].map((p) => `ERROR: <input>: ${p}`).join('\n')}`);
-  // A comprehension variable may shadow a declared name; counting it as used only costs a lookup.
   const references: ReadonlySet<string> = new Set([...used].filter((n) => declared.has(n)));
   let program: ReturnType<typeof plan>;
   try {

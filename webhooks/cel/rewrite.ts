@@ -5,6 +5,7 @@
 //   a[?k]         → __opt_index(a, k)
 //   optional.of(x), optional.ofNonZeroValue(x), optional.none() → __opt_of(x), __opt_of_non_zero(x), __opt_none()
 //   cel.bind(n, v, e) → [v].map(n, e)[0]      (one evaluation of v, bound to n within e only)
+//   // comments        → blanks
 // The rewrite works on tokens, so string literals and comments are never touched.
 import { OPTIONAL_FIELD, OPTIONAL_INDEX, OPTIONAL_NONE_FUNC, OPTIONAL_OF, OPTIONAL_OF_NON_ZERO } from './optional.ts';
 
@@ -39,8 +40,11 @@ function stringEnd(src: string, i: number, raw: boolean): number {
   return -1;
 }
 
-/** Tokens of a CEL expression; undefined when it does not even lex (the parser then reports it). */
-export function tokenize(src: string): Token[] | undefined {
+/**
+ * Tokens of a CEL expression; undefined when it does not even lex (the parser then reports it).
+ * Comments are skipped, and their ranges reported to `comments` if given.
+ */
+export function tokenize(src: string, comments?: [number, number][]): Token[] | undefined {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
@@ -51,7 +55,9 @@ export function tokenize(src: string): Token[] | undefined {
     }
     if (src.startsWith('//', i)) {
       const nl = src.indexOf('\n', i);
-      i = nl < 0 ? src.length : nl + 1;
+      const end = nl < 0 ? src.length : nl;
+      comments?.push([i, end]);
+      i = end;
       continue;
     }
     // String and bytes literals, with their r/b/rb/br prefixes.
@@ -238,8 +244,13 @@ function rewriteOnce(src: string, tokens: Token[]): string | undefined {
 /** The expression in the syntax @bufbuild/cel parses; unchanged when it uses none of the constructs above. */
 export function rewriteExtendedSyntax(expression: string): string {
   // Cheap test first: almost every expression has nothing to rewrite.
-  if (!/\.\s*\?|\[\s*\?|\boptional\s*\.|\bcel\s*\.\s*bind\b/.test(expression)) return expression;
+  if (!/\.\s*\?|\[\s*\?|\boptional\s*\.|\bcel\s*\.\s*bind\b|\/\//.test(expression)) return expression;
   let src = expression;
+  // The parser knows no comments; blanking them keeps every other character where it was.
+  const comments: [number, number][] = [];
+  if (tokenize(src, comments) && comments.length) {
+    for (const [from, to] of comments) src = src.slice(0, from) + ' '.repeat(to - from) + src.slice(to);
+  }
   // Each step removes one construct, so the number of steps is bounded by the expression's length.
   for (let steps = 0; steps < expression.length; steps++) {
     const tokens = tokenize(src);

@@ -8,7 +8,7 @@ import type { CompiledExpression } from '../cel/index.ts';
 import type { AdmissionConfigSource } from '../config.ts';
 import { matchesMatchResources } from '../matching.ts';
 import type { AdmissionAttributes, UserInfo } from '../types.ts';
-import { compileBinding, compilePolicy } from './compile.ts';
+import { compileBinding, compilePolicy, policyVersion } from './compile.ts';
 import type { CompiledBinding, CompiledPolicy, CompiledValidation } from './compile.ts';
 import { admissionRequest } from './request.ts';
 
@@ -49,11 +49,70 @@ class ConfigurationError extends Error {}
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+const UNSET: unique symbol = Symbol('unset');
+
+/**
+ * The CEL activation of one request, shared by every policy it meets: `object`, `oldObject`, `request`
+ * and `namespaceObject` are converted when an expression first reads them (toCelValue itself converts
+ * lazily), and `params` and `variables` are set for each policy and param in turn. Evaluation is
+ * synchronous, so one policy's settings never leak into another's.
+ */
+class RequestActivation {
+  readonly attrs: AdmissionAttributes;
+  readonly source: AdmissionConfigSource;
+  params: unknown = null;
+  variables: unknown = null;
+  readonly authorizer = null;
+  private objectValue: unknown = UNSET;
+  private oldObjectValue: unknown = UNSET;
+  private requestValue: unknown = UNSET;
+  private namespaceValue: unknown = UNSET;
+
+  constructor(attrs: AdmissionAttributes, source: AdmissionConfigSource) {
+    this.attrs = attrs;
+    this.source = source;
+  }
+
+  get object(): unknown {
+    if (this.objectValue === UNSET) this.objectValue = toCelValue(this.attrs.operation === 'DELETE' ? null : this.attrs.object);
+    return this.objectValue;
+  }
+
+  get oldObject(): unknown {
+    if (this.oldObjectValue === UNSET) this.oldObjectValue = toCelValue(this.attrs.oldObject);
+    return this.oldObjectValue;
+  }
+
+  get request(): unknown {
+    if (this.requestValue === UNSET) this.requestValue = toCelValue(admissionRequest(this.attrs));
+    return this.requestValue;
+  }
+
+  get namespaceObject(): unknown {
+    if (this.namespaceValue === UNSET) {
+      this.namespaceValue = toCelValue(this.attrs.namespace ? this.source.namespace(this.attrs.namespace) : null);
+    }
+    return this.namespaceValue;
+  }
+
+  /** What CompiledExpression.evaluate takes: the getters above are read as its properties. */
+  get data(): Record<string, unknown> {
+    return this as unknown as Record<string, unknown>;
+  }
+}
+
+interface CompiledCache {
+  version: string;
+  policy: CompiledPolicy;
+}
+
 export class PolicyEngine {
   readonly source: AdmissionConfigSource;
   readonly authorizer?: Authorizer;
   private compiledAt = -1;
   private pairs: Pair[] = [];
+  /** Compiled policies by name, reused across generations while the policy object is unchanged. */
+  private compiled = new Map<string, CompiledCache>();
 
   constructor(source: AdmissionConfigSource, authorizer?: Authorizer) {
     this.source = source;
@@ -65,9 +124,14 @@ export class PolicyEngine {
     const generation = this.source.generation();
     if (generation === this.compiledAt) return this.pairs;
     const policies = new Map<string, CompiledPolicy>();
+    const compiled = new Map<string, CompiledCache>();
     for (const p of this.source.validatingAdmissionPolicies()) {
-      const compiled = compilePolicy(p);
-      policies.set(compiled.name, compiled);
+      const name = p.metadata.name ?? '';
+      const version = policyVersion(p);
+      let entry = this.compiled.get(name);
+      if (entry?.version !== version) entry = { version, policy: compilePolicy(p) };
+      compiled.set(name, entry);
+      policies.set(name, entry.policy);
     }
     const pairs: Pair[] = [];
     for (const b of this.source.validatingAdmissionPolicyBindings()) {
@@ -75,6 +139,7 @@ export class PolicyEngine {
       const policy = policies.get(binding.policyName);
       if (policy) pairs.push({ binding, policy });
     }
+    this.compiled = compiled;
     this.pairs = pairs;
     this.compiledAt = generation;
     return pairs;
@@ -85,35 +150,27 @@ export class PolicyEngine {
     const pairs = this.current();
     if (pairs.length === 0) return result;
     const denials: Denial[] = [];
-    let base: Record<string, unknown> | undefined;
-    // The request's CEL values are built once, and only when some binding applies.
-    const activation = () =>
-      (base ??= {
-        object: toCelValue(attrs.operation === 'DELETE' ? null : attrs.object),
-        oldObject: toCelValue(attrs.oldObject),
-        request: toCelValue(admissionRequest(attrs)),
-        namespaceObject: toCelValue(attrs.namespace ? this.source.namespace(attrs.namespace) : null),
-        authorizer: null,
-      });
+    // Built once, and only when some binding applies.
+    let activation: RequestActivation | undefined;
 
     for (const { binding, policy } of pairs) {
-      const onError = (message: string) => {
-        if (policy.failurePolicy === 'Fail') denials.push({ policy: policy.name, binding: binding.name, message });
-      };
       let paramSets: unknown[];
       try {
         if (!matchesMatchResources(policy.matchConstraints, attrs, this.source)) continue;
         if (!matchesMatchResources(binding.matchResources, attrs, this.source)) continue;
         paramSets = this.params(policy, binding, attrs);
       } catch (err) {
-        onError(errorMessage(err));
+        if (policy.failurePolicy === 'Fail') denials.push({ policy: policy.name, binding: binding.name, message: errorMessage(err) });
         continue;
       }
+      activation ??= new RequestActivation(attrs, this.source);
+      const usesParams = policy.references.has('params');
       for (const params of paramSets) {
+        activation.params = usesParams ? toCelValue(params) : null;
         try {
-          this.evaluate(policy, binding, { ...activation(), params: toCelValue(params) }, denials, warnings, result);
+          this.evaluate(policy, binding, activation, denials, warnings, result);
         } catch (err) {
-          onError(errorMessage(err));
+          if (policy.failurePolicy === 'Fail') denials.push({ policy: policy.name, binding: binding.name, message: errorMessage(err) });
         }
       }
     }
@@ -148,23 +205,13 @@ export class PolicyEngine {
   private evaluate(
     policy: CompiledPolicy,
     binding: CompiledBinding,
-    base: Record<string, unknown>,
+    request: RequestActivation,
     denials: Denial[],
     warnings: string[],
     result: PolicyResult,
   ): void {
-    const pending = new Set<string>();
-    const byName = new Map(policy.variables.map((v) => [v.name, v.expression]));
-    const activation: Record<string, unknown> = { ...base };
-    activation.variables = new LazyMap(byName.keys(), (name) => {
-      if (pending.has(name)) throw new CELError(`variable '${name}' refers to itself`);
-      pending.add(name);
-      try {
-        return (byName.get(name) as CompiledExpression).evaluate(activation);
-      } finally {
-        pending.delete(name);
-      }
-    });
+    const activation = request.data;
+    request.variables = policy.variableNames.size ? policyVariables(policy, activation) : null;
 
     // Any false condition skips the policy; an error counts only if no condition is false.
     let conditionError: string | undefined;
@@ -177,24 +224,26 @@ export class PolicyEngine {
     }
     if (conditionError) throw new ConfigurationError(conditionError);
 
-    const failures: Denial[] = [];
-    policy.validations.forEach((v, index) => {
+    // Failures act only once every validation has run, as kube's validator returns them together.
+    let failures: Denial[] | undefined;
+    for (let index = 0; index < policy.validations.length; index++) {
+      const v = policy.validations[index];
       let ok: unknown;
       try {
         ok = v.expression.evaluate(activation);
       } catch (err) {
         if (policy.failurePolicy === 'Fail') {
-          failures.push({
+          (failures ??= []).push({
             policy: policy.name,
             binding: binding.name,
             message: `expression '${v.expression.expression}' resulted in error: ${errorMessage(err)}`,
             expressionIndex: index,
           });
         }
-        return;
+        continue;
       }
-      if (ok === true) return;
-      failures.push({
+      if (ok === true) continue;
+      (failures ??= []).push({
         policy: policy.name,
         binding: binding.name,
         message: failureMessage(v, activation),
@@ -202,9 +251,9 @@ export class PolicyEngine {
         fieldPath: v.fieldPath,
         expressionIndex: index,
       });
-    });
+    }
 
-    for (const f of failures) this.act(binding, f, denials, warnings, result);
+    if (failures) for (const f of failures) this.act(binding, f, denials, warnings, result);
 
     for (const a of policy.auditAnnotations) {
       let value: unknown;
@@ -262,6 +311,21 @@ export class PolicyEngine {
       ...(causes.length ? { causes } : {}),
     });
   }
+}
+
+/** `variables` for one evaluation of a policy: each computed on first read, with the same activation. */
+function policyVariables(policy: CompiledPolicy, activation: Record<string, unknown>): LazyMap {
+  let pending: Set<string> | undefined;
+  return new LazyMap(policy.variableNames, (name) => {
+    pending ??= new Set();
+    if (pending.has(name)) throw new CELError(`variable '${name}' refers to itself`);
+    pending.add(name);
+    try {
+      return (policy.variableExpressions.get(name) as CompiledExpression).evaluate(activation);
+    } finally {
+      pending.delete(name);
+    }
+  });
 }
 
 /** messageExpression if it yields a usable string, else message, else kube's `failed expression: …`. */

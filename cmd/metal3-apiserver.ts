@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-// metal3-apiserver: the command line. Flags win over environment variables, which win over defaults.
+// metal3-apiserver: the command line, and the one place that composes the API server with the
+// reconcilers. They meet only here: the reconcilers reach the server through the Kubernetes API, with a
+// client certificate of their own. Flags win over environment variables, which win over defaults.
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
-import { startStandalone } from './standalone.ts';
-import { versionInfo } from './version.ts';
+import { join, resolve } from 'node:path';
+import { startStandalone } from '../apiserver/standalone.ts';
+import { versionInfo } from '../apiserver/version.ts';
+import { issueClientCertificate } from '../apiserver/auth/pki.ts';
+import { writeKubeconfig } from '../apiserver/auth/kubeconfig.ts';
+import { HttpKubeClient } from '../reconcilers/runtime/kubeclient.ts';
+import { startManager, type Manager } from '../reconcilers/manager.ts';
+import { createProvisioner, provisionerSettingsFromEnv } from '../reconcilers/config.ts';
 
 const usage = `Usage: metal3-apiserver [flags]
 
@@ -14,6 +21,16 @@ const usage = `Usage: metal3-apiserver [flags]
   --webhook-port N      also serve BMO's AdmissionReview endpoints (/validate-metal3-io-v1alpha1-<kind>,
                         /mutate-...) on this HTTPS port, without client authentication, for clusters
                         that run the generated CRDs (env METAL3_WEBHOOK_PORT; default off)
+  --ironic-endpoint URL Ironic's API, e.g. http://127.0.0.1:6385 (env IRONIC_ENDPOINT). Without it the
+                        simulated provisioner runs. BMO's IRONIC_CACERT_FILE, IRONIC_INSECURE,
+                        METAL3_AUTH_ROOT_DIR, DEPLOY_KERNEL_URL, DEPLOY_RAMDISK_URL, DEPLOY_ISO_URL and
+                        PROVISIONING_LIMIT are honoured as BMO honours them
+  --controller-concurrency N
+                        hosts reconciled at once (env BMO_CONCURRENCY, default 8)
+  --max-provisioning-retries N
+                        provisioning attempts of one image before giving up (default 5; 0 = no limit)
+  --simulator-speed F   multiplies the simulator's delays (default 1; e.g. 0.1 for demos and tests)
+  --disable-reconcilers serve the API only (env METAL3_DISABLE_RECONCILERS=true)
   --version             print the version and exit
   --compaction-interval DURATION
                         how often the storage log is compacted, e.g. 500ms, 30s, 5m (default 5m; for tests)
@@ -37,6 +54,11 @@ async function main(): Promise<void> {
       version: { type: 'boolean' },
       'enable-fake-bmc': { type: 'boolean' },
       'webhook-port': { type: 'string' },
+      'ironic-endpoint': { type: 'string' },
+      'controller-concurrency': { type: 'string' },
+      'max-provisioning-retries': { type: 'string' },
+      'simulator-speed': { type: 'string' },
+      'disable-reconcilers': { type: 'boolean' },
       'compaction-interval': { type: 'string' },
       'retain-revisions': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -62,8 +84,19 @@ async function main(): Promise<void> {
   if (webhookPortText !== undefined && (!/^\d+$/.test(webhookPortText) || Number(webhookPortText) > 65535)) {
     throw new Error(`invalid webhook port: ${webhookPortText}`);
   }
+  const count = (name: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text)) throw new Error(`invalid ${name}: ${text}`);
+    return Number(text);
+  };
+  const concurrency = count('--controller-concurrency', values['controller-concurrency'] ?? process.env.BMO_CONCURRENCY);
+  const maxRetries = count('--max-provisioning-retries', values['max-provisioning-retries']);
+  const speedText = values['simulator-speed'];
+  if (speedText !== undefined && !(Number(speedText) >= 0)) throw new Error(`invalid --simulator-speed: ${speedText}`);
+  const enableFakeBMC = values['enable-fake-bmc'] ?? process.env.METAL3_ENABLE_FAKE_BMC === 'true';
+  const reconcilers = !(values['disable-reconcilers'] ?? process.env.METAL3_DISABLE_RECONCILERS === 'true');
   const s = await startStandalone({
-    enableFakeBMC: values['enable-fake-bmc'] ?? process.env.METAL3_ENABLE_FAKE_BMC === 'true',
+    enableFakeBMC,
     webhookPort: webhookPortText === undefined ? undefined : Number(webhookPortText),
     dataDir,
     port: Number(portText),
@@ -71,8 +104,32 @@ async function main(): Promise<void> {
     compactionIntervalMs: compaction === undefined ? undefined : durationMs(compaction),
     retainRevisions: retain === undefined ? undefined : Number(retain),
   });
+  let manager: Manager | undefined;
+  let closeProvisioner = () => {};
+  let provisionerLine = '  reconcilers: disabled\n';
+  if (reconcilers) {
+    const settings = { ...provisionerSettingsFromEnv(process.env), simulatorSpeed: speedText === undefined ? undefined : Number(speedText) };
+    if (values['ironic-endpoint']) settings.ironicEndpoint = values['ironic-endpoint'];
+    const choice = createProvisioner(settings);
+    closeProvisioner = choice.close;
+    // The controllers get an identity of their own, so the audit trail tells them from the admin.
+    const id = issueClientCertificate(s.pki, 'system:serviceaccount:metal3:baremetal-operator', ['system:masters']);
+    const kubeconfig = join(dataDir, 'controller.kubeconfig');
+    writeKubeconfig(kubeconfig, { server: s.url, caPem: s.pki.caCert, certPem: id.cert, keyPem: id.key, user: 'baremetal-operator' });
+    manager = startManager({
+      kube: HttpKubeClient.fromKubeconfig(kubeconfig),
+      provisioner: choice.provisioner,
+      concurrency,
+      maxProvisioningRetries: maxRetries,
+      enableFakeBMC,
+      log: (m) => console.error(`reconciler: ${m}`),
+    });
+    s.server.metrics.include(manager.metrics.registry);
+    provisionerLine = `  reconcilers: ${choice.description}\n`;
+  }
   process.stdout.write(
     `metal3-apiserver ${versionInfo().gitVersion} serving on ${s.url}\n` +
+      provisionerLine +
       `  data directory: ${dataDir}\n` +
       (s.webhookURL ? `  AdmissionReview endpoints on ${s.webhookURL}\n` : '') +
       `  try: kubectl --kubeconfig ${s.kubeconfig} get baremetalhosts -A\n`,
@@ -82,7 +139,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`received ${signal}, shutting down\n`);
-    s.stop().then(
+    (async () => {
+      await manager?.stop();
+      closeProvisioner();
+      await s.stop();
+    })().then(
       () => process.exit(0),
       (e: unknown) => {
         console.error(e);

@@ -1,0 +1,96 @@
+// Runs the reconcilers: informers feed a rate-limited queue, the BareMetalHost controller drains it with
+// bounded concurrency, and everything stops gracefully. It sees the API server only through a KubeClient.
+import type { KubeObject } from '../api/types.ts';
+import type { Provisioner } from './provisioner/types.ts';
+import type { KubeClient } from './runtime/types.ts';
+import { Informer, specOrMetadataChanged } from './runtime/informer.ts';
+import { Controller } from './runtime/controller.ts';
+import { EventRecorder } from './runtime/events.ts';
+import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';
+import { bareMetalHostReconciler } from './baremetalhost/controller.ts';
+import { bareMetalHostType, secretType } from './baremetalhost/resources.ts';
+
+export interface ManagerOptions {
+  kube: KubeClient;
+  provisioner: Provisioner;
+  /** Hosts reconciled at once (BMO's --controller-concurrency); default min(cores, 8), at least 2. */
+  concurrency?: number;
+  maxProvisioningRetries?: number;
+  enableFakeBMC?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface Manager {
+  metrics: RuntimeMetrics;
+  /** Resolves once the caches are filled and the controller runs. */
+  started: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const secretLabel = 'environment.metal3.io=baremetal';
+
+/** The hosts an object belongs to: a Secret BMO claimed carries an owner reference to its host. */
+const ownerHosts = (obj: KubeObject) =>
+  (obj.metadata.ownerReferences ?? [])
+    .filter((r) => r.kind === 'BareMetalHost' && r.apiVersion.startsWith('metal3.io/'))
+    .map((r) => ({ namespace: obj.metadata.namespace ?? '', name: r.name }));
+
+export function startManager(opts: ManagerOptions): Manager {
+  const log = opts.log ?? (() => {});
+  const metrics = createRuntimeMetrics();
+  const events = new EventRecorder({ client: opts.kube, onError: (e) => log(`event: ${e.message}`) });
+  const reconcile = bareMetalHostReconciler({
+    kube: opts.kube,
+    provisioner: opts.provisioner,
+    events,
+    metrics: metrics.metal3,
+    config: { maxProvisioningRetries: opts.maxProvisioningRetries ?? 5, enableFakeBMC: opts.enableFakeBMC ?? false },
+    log,
+  });
+  const controller = new Controller({
+    name: 'baremetalhost',
+    reconcile,
+    concurrency: opts.concurrency ?? 8,
+    metrics,
+    logger: { error: (m: string) => log(m), info: () => {} },
+  });
+  const hosts = new Informer({
+    client: opts.kube,
+    type: bareMetalHostType,
+    // Our own status writes must not wake us up again; spec, finalizer and annotation changes do.
+    updatePredicate: specOrMetadataChanged,
+    onError: (e) => log(`baremetalhost informer: ${e.message}`),
+  });
+  const key = (o: KubeObject) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name ?? '' });
+  hosts.addHandler({
+    onAdd: (o) => controller.enqueue(key(o)),
+    onUpdate: (_old, o) => controller.enqueue(key(o)),
+    onDelete: (o) => controller.enqueue(key(o)),
+  });
+  // A change to a claimed Secret (new credentials, new user data) re-registers its host.
+  const secrets = new Informer({
+    client: opts.kube,
+    type: secretType,
+    labelSelector: secretLabel,
+    onError: (e) => log(`secret informer: ${e.message}`),
+  });
+  const ownersOf = (o: KubeObject) => ownerHosts(o).forEach((k) => controller.enqueue(k));
+  secrets.addHandler({ onAdd: ownersOf, onUpdate: (_old, o) => ownersOf(o), onDelete: ownersOf });
+
+  const started = (async () => {
+    hosts.start();
+    secrets.start();
+    await Promise.all([hosts.waitForSync(), secrets.waitForSync()]);
+    controller.start();
+  })();
+
+  return {
+    metrics,
+    started,
+    async stop() {
+      hosts.stop();
+      secrets.stop();
+      await controller.stop();
+    },
+  };
+}
