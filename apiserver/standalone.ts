@@ -12,6 +12,9 @@ import { ensureStandalonePKI, type PKI } from './auth/pki.ts';
 import { clientCertAuthenticator } from './auth/authn.ts';
 import { writeKubeconfig } from './auth/kubeconfig.ts';
 import { SqliteStorage, DEFAULT_COMPACTION_INTERVAL_MS, DEFAULT_RETAIN_REVISIONS } from './storage/sqlite.ts';
+import { EtcdStorage, DEFAULT_ETCD_PREFIX } from './storage/etcd.ts';
+import type { Storage } from './storage/interface.ts';
+import { readFileSync } from 'node:fs';
 import { createAPIServer, type APIServer, type ServedKind } from './server.ts';
 import type { Strategy } from './registry/strategy.ts';
 import { StatusError } from './status.ts';
@@ -35,6 +38,38 @@ export interface StandaloneOptions {
   enableFakeBMC?: boolean;
   /** Serve the AdmissionReview endpoints on this port (0 picks one); absent = not served. */
   webhookPort?: number;
+  /** Where objects live: SQLite under dataDir (default) or an external etcd. */
+  storageBackend?: 'sqlite' | 'etcd';
+  etcd?: EtcdFlags;
+}
+
+/** kube-apiserver's --etcd-* flags: client URLs and PEM file paths. */
+export interface EtcdFlags {
+  servers: string[];
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  prefix?: string;
+}
+
+async function openStorage(opts: StandaloneOptions): Promise<Storage> {
+  const compactionIntervalMs = opts.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS;
+  const retainRevisions = opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS;
+  if ((opts.storageBackend ?? 'sqlite') === 'sqlite') {
+    return SqliteStorage.open(join(opts.dataDir, 'state.db'), { compactionIntervalMs, retainRevisions });
+  }
+  const etcd = opts.etcd;
+  if (!etcd?.servers.length) throw new Error('--storage-backend etcd needs --etcd-servers');
+  const pem = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  return EtcdStorage.open({
+    endpoints: etcd.servers,
+    prefix: etcd.prefix ?? DEFAULT_ETCD_PREFIX,
+    ca: pem(etcd.caFile),
+    cert: pem(etcd.certFile),
+    key: pem(etcd.keyFile),
+    compactionIntervalMs,
+    retainRevisions,
+  });
 }
 
 export interface Standalone {
@@ -71,10 +106,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   const pki = await ensureStandalonePKI(opts.dataDir, {
     hosts: ['127.0.0.1', 'localhost', '::1', opts.bindAddress].filter((h, i, a) => a.indexOf(h) === i && h !== '0.0.0.0'),
   });
-  const storage = SqliteStorage.open(join(opts.dataDir, 'state.db'), {
-    compactionIntervalMs: opts.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS,
-    retainRevisions: opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS,
-  });
+  const storage = await openStorage(opts);
   const host = opts.bindAddress.includes(':') ? `[${opts.bindAddress}]` : opts.bindAddress;
   let port = opts.port;
   let dispatcher: WebhookDispatcher | undefined;

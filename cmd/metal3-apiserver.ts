@@ -35,6 +35,13 @@ const usage = `Usage: metal3-apiserver [flags]
   --compaction-interval DURATION
                         how often the storage log is compacted, e.g. 500ms, 30s, 5m (default 5m; for tests)
   --retain-revisions N  revisions kept by each compaction (default 10000; for tests)
+  --storage-backend sqlite|etcd
+                        where objects live (env METAL3_STORAGE_BACKEND, default sqlite: DATA_DIR/state.db)
+  --etcd-servers URLS   comma-separated etcd client URLs, e.g. https://10.0.0.1:2379 (env ETCD_SERVERS)
+  --etcd-cafile FILE    CA bundle that signed the etcd members' serving certificates
+  --etcd-certfile FILE  client certificate for etcd's --client-cert-auth
+  --etcd-keyfile FILE   its private key
+  --etcd-prefix PREFIX  key prefix in etcd (default /metal3/registry)
   -h, --help            this text
 `;
 
@@ -61,6 +68,12 @@ async function main(): Promise<void> {
       'disable-reconcilers': { type: 'boolean' },
       'compaction-interval': { type: 'string' },
       'retain-revisions': { type: 'string' },
+      'storage-backend': { type: 'string' },
+      'etcd-servers': { type: 'string' },
+      'etcd-cafile': { type: 'string' },
+      'etcd-certfile': { type: 'string' },
+      'etcd-keyfile': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -95,7 +108,18 @@ async function main(): Promise<void> {
   if (speedText !== undefined && !(Number(speedText) >= 0)) throw new Error(`invalid --simulator-speed: ${speedText}`);
   const enableFakeBMC = values['enable-fake-bmc'] ?? process.env.METAL3_ENABLE_FAKE_BMC === 'true';
   const reconcilers = !(values['disable-reconcilers'] ?? process.env.METAL3_DISABLE_RECONCILERS === 'true');
+  const backend = values['storage-backend'] ?? process.env.METAL3_STORAGE_BACKEND ?? 'sqlite';
+  if (backend !== 'sqlite' && backend !== 'etcd') throw new Error(`invalid --storage-backend: ${backend} (want sqlite or etcd)`);
+  const etcdServers = (values['etcd-servers'] ?? process.env.ETCD_SERVERS ?? '').split(',').filter(Boolean);
   const s = await startStandalone({
+    storageBackend: backend,
+    etcd: {
+      servers: etcdServers,
+      caFile: values['etcd-cafile'],
+      certFile: values['etcd-certfile'],
+      keyFile: values['etcd-keyfile'],
+      prefix: values['etcd-prefix'],
+    },
     enableFakeBMC,
     webhookPort: webhookPortText === undefined ? undefined : Number(webhookPortText),
     dataDir,

@@ -21,6 +21,8 @@ export interface ProvisionerSettings {
   deployRamdiskURL?: string;
   deployISOURL?: string;
   provisioningLimit?: number;
+  /** How often a host waiting on Ironic is polled (default 3 s short, 10 s long, BMO's); tests shorten it. */
+  ironicPollIntervalMs?: number;
   /** Simulator only: multiplies its delays (1 = realistic). */
   simulatorSpeed?: number;
 }
@@ -30,6 +32,7 @@ const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' 
 export function provisionerSettingsFromEnv(env: NodeJS.ProcessEnv): ProvisionerSettings {
   const limit = nonEmpty(env.PROVISIONING_LIMIT);
   const timeout = nonEmpty(env.IRONIC_CLIENT_TIMEOUT);
+  const poll = nonEmpty(env.METAL3_IRONIC_POLL_INTERVAL_MS);
   return {
     ironicEndpoint: nonEmpty(env.IRONIC_ENDPOINT),
     ironicCACertFile: nonEmpty(env.IRONIC_CACERT_FILE) ?? '/opt/metal3/certs/ca/tls.crt',
@@ -42,6 +45,7 @@ export function provisionerSettingsFromEnv(env: NodeJS.ProcessEnv): ProvisionerS
     deployRamdiskURL: nonEmpty(env.DEPLOY_RAMDISK_URL),
     deployISOURL: nonEmpty(env.DEPLOY_ISO_URL),
     provisioningLimit: limit && /^\d+$/.test(limit) ? Number(limit) : undefined,
+    ironicPollIntervalMs: poll && /^\d+$/.test(poll) && Number(poll) > 0 ? Number(poll) : undefined,
   };
 }
 
@@ -81,6 +85,7 @@ export function createProvisioner(s: ProvisionerSettings): ProvisionerChoice {
     deployRamdiskURL: s.deployRamdiskURL,
     deployISOURL: s.deployISOURL,
     provisioningLimit: s.provisioningLimit,
+    ...(s.ironicPollIntervalMs ? { pollIntervalMs: { short: s.ironicPollIntervalMs, long: s.ironicPollIntervalMs } } : {}),
   });
   // The endpoint may carry user:pass@; print only where it points.
   const where = (() => {

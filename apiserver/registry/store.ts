@@ -223,9 +223,17 @@ export class Store {
     return cached.object;
   }
 
-  /** The latest stored state, bypassing the cache: the base of every read-modify-write. */
-  private async getLatest(namespace: string, name: string): Promise<{ obj: KubeObject; kv: KeyValue } | undefined> {
-    const kv = await this.storage.get(this.key(namespace, name));
+  /** The latest committed state: the base of every read-modify-write. */
+  private async getLatest(namespace: string, name: string): Promise<{ obj: KubeObject; kv: Pick<KeyValue, 'modRevision'> } | undefined> {
+    const key = this.key(namespace, name);
+    // With no write between storage and the watch cache, the cache holds the latest state, already
+    // parsed: skip the SQL read and JSON.parse. Otherwise the cache may lag, so read what is committed.
+    const committed = this.storage.committedRevision?.() ?? this.storage.currentRevision();
+    if (this.cacher.revision() === committed) {
+      const cached = this.cacher.get(key);
+      return cached ? { obj: clone(cached.object), kv: { modRevision: cached.modRevision } } : undefined;
+    }
+    const kv = await this.storage.get(key);
     return kv ? { obj: this.decode(kv), kv } : undefined;
   }
 

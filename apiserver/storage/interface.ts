@@ -44,8 +44,13 @@ export type WatchCallback = (events: StorageEvent[]) => void;
 
 export interface Storage {
   readonly backend: string;
-  /** The newest revision written (0 for an empty store). */
+  /** The newest revision written and durable (0 for an empty store); lists and watches stand here. */
   currentRevision(): number;
+  /**
+   * The newest revision committed, which get() and preconditions already see; above currentRevision()
+   * while a write awaits durability. Backends without that gap omit it.
+   */
+  committedRevision?(): number;
   /** Revisions at or below this have been compacted away. */
   compactedRevision(): number;
   get(key: string): Promise<KeyValue | undefined>;

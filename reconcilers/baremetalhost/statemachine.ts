@@ -168,6 +168,11 @@ async function manageHostPower(ctx: HostContext, provisionedState: boolean): Pro
   if (observed.poweredOn !== undefined && observed.poweredOn !== s.poweredOn) {
     s.poweredOn = observed.poweredOn;
     clearErrorOfType(ctx, 'power management error');
+    // An asynchronous provisioner (Ironic) reports a requested change only here, once it took effect.
+    const desiredNow = rebootRequest(ctx.host.metadata.annotations, !provisionedState).requested ? false : spec(ctx).online;
+    if (observed.poweredOn === desiredNow) {
+      ctx.events.push({ type: 'Normal', reason: desiredNow ? 'PowerOn' : 'PowerOff', message: `Host powered ${desiredNow ? 'on' : 'off'}` });
+    }
     return actionUpdate();
   }
   const annotations = ctx.host.metadata.annotations;
@@ -206,7 +211,12 @@ async function manageHostPower(ctx: HostContext, provisionedState: boolean): Pro
 /** Adopt (the provisioner may have lost its record) then power: provisioned and externally provisioned hosts. */
 async function manageSteadyState(ctx: HostContext): Promise<ActionResult> {
   const hd = requireHostData(ctx);
-  const res = await ctx.provisioner.adopt(hd, { restartOnFailure: status(ctx).errorType === 'provisioned registration error' });
+  const prov = status(ctx).provisioning;
+  const res = await ctx.provisioner.adopt(hd, {
+    restartOnFailure: status(ctx).errorType === 'provisioned registration error',
+    image: prov.image,
+    customDeploy: prov.customDeploy,
+  });
   if (res.errorMessage) return actionFailed('provisioned registration error', res.errorMessage);
   if (res.dirty) return actionContinue(res.requeueAfterMs ?? timing.hostErrorRetry);
   if (clearErrorOfType(ctx, 'provisioned registration error')) return actionUpdate();
@@ -292,29 +302,41 @@ function preparationChanged(ctx: HostContext): boolean {
 
 const handlePreparing: Handler = async (ctx) => {
   const s = status(ctx);
-  const unprepared = s.errorType === 'preparation error';
+  const failedBefore = s.errorType === 'preparation error';
+  // BMO's "dirty": the spec asks for RAID or root device hints the host was not prepared with.
+  const changed = preparationChanged(ctx);
+  const unprepared = failedBefore || changed;
   const res = await ctx.provisioner.prepare(
     requireHostData(ctx),
     {
       targetRAID: spec(ctx).raid,
       // After a failed preparation the actual RAID is unknown: apply the target again.
-      actualRAID: unprepared ? undefined : s.provisioning.raid,
+      actualRAID: failedBefore ? undefined : s.provisioning.raid,
       rootDeviceHints: effectiveRootDeviceHints(ctx),
     },
-    { unprepared, restartOnFailure: unprepared },
+    { unprepared, restartOnFailure: failedBefore },
   );
   if (res.errorMessage) {
     delete s.provisioning.raid;
     delete s.provisioning.rootDeviceHints;
     return actionFailed('preparation error', res.errorMessage);
   }
+  const record = () => {
+    const raid = spec(ctx).raid;
+    if (raid) s.provisioning.raid = structuredClone(raid);
+    else delete s.provisioning.raid;
+    const hints = effectiveRootDeviceHints(ctx);
+    if (hints) s.provisioning.rootDeviceHints = structuredClone(hints);
+    else delete s.provisioning.rootDeviceHints;
+  };
+  // Once the change started, recording it makes the next pass only wait for it, not start it again.
+  if (res.started && unprepared) {
+    record();
+    if (failedBefore) clearError(ctx);
+    return actionUpdate(res.requeueAfterMs ?? timing.hostErrorRetry);
+  }
   if (res.dirty) return actionContinue(res.requeueAfterMs ?? timing.hostErrorRetry);
-  const raid = spec(ctx).raid;
-  if (raid) s.provisioning.raid = structuredClone(raid);
-  else delete s.provisioning.raid;
-  const hints = effectiveRootDeviceHints(ctx);
-  if (hints) s.provisioning.rootDeviceHints = structuredClone(hints);
-  else delete s.provisioning.rootDeviceHints;
+  record();
   s.errorCount = 0;
   clearError(ctx);
   ctx.nextState = 'available';
@@ -436,7 +458,12 @@ const handleDeprovisioning: Handler = async (ctx) => {
   const hd = requireHostData(ctx);
   if (urlOf(s.provisioning.image) !== '' || s.provisioning.customDeploy?.method) {
     // The provisioner may have lost the deployed host (database loss): take it over before cleaning it.
-    const adopted = await ctx.provisioner.adopt(hd, { restartOnFailure: s.errorType === 'provisioned registration error' });
+    const adopted = await ctx.provisioner.adopt(hd, {
+      restartOnFailure: s.errorType === 'provisioned registration error',
+      image: s.provisioning.image,
+      customDeploy: s.provisioning.customDeploy,
+      deprovisioning: true,
+    });
     if (adopted.errorMessage) {
       if (deleting(ctx) && s.errorCount > deleteRetryCount) {
         ctx.nextState = 'powering off before delete';

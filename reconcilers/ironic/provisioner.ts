@@ -939,7 +939,8 @@ export class IronicProvisioner implements Provisioner {
       ...done(),
       node: await this.requireNode(host),
     }));
-    if (!node.node) return { settings: [] };
+    // An empty answer would read as "no settings" and wipe HostFirmwareSettings: a busy Ironic is an error.
+    if (!node.node) throw new Error(`Ironic node of host ${host.namespace}/${host.name} is busy; BIOS settings not read`);
     const detail = withSchema && this.client.atLeast(V.biosDetail);
     const entries = await this.client.getBIOS(node.node.uuid, detail);
     const settings = entries

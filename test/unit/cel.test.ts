@@ -210,8 +210,10 @@ describe('lazy JSON values', () => {
     const json = { spec: { n: 1, list: [{ a: 1 }], s: 'x' } };
     const v = toCelValue(json);
     assert.equal(run('object.spec == object.spec && object.spec.list[0].a == 1', { object: v }), true);
-    // Reading the whole object gives the original JSON back, not a copy with bigints.
-    assert.equal(fromCelValue(run('object.spec', { object: v }) as never), json.spec);
+    // Reading the whole object gives the JSON back (numbers, not bigints), and a copy of it.
+    const spec = fromCelValue(run('object.spec', { object: v }) as never);
+    assert.deepEqual(spec, json.spec);
+    assert.notEqual(spec, json.spec);
   });
   it('behaves as a CEL map and list: size, in, iteration, equality, keys of a map', () => {
     const v = toCelValue({ m: { b: 2, a: 1, z: null }, l: [3, 1, 2] });

@@ -1017,3 +1017,12 @@ describe('Ironic mapping helpers', () => {
     assert.equal(nodeName({ namespace: 'a', name: 'b' }), 'a~b');
   });
 });
+
+describe('IronicProvisioner.getFirmwareSettings while Ironic is busy', () => {
+  it('throws rather than reporting no settings', async () => {
+    const { prov, ironic } = setup();
+    const h = await registered(prov);
+    ironic.failNext.set('getNode', new IronicError(409, 'Node is locked'));
+    await assert.rejects(prov.getFirmwareSettings(h, false), /busy/);
+  });
+});

@@ -143,8 +143,8 @@ export function fromCelValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (isCelUint(v)) return fromCelValue(v.value);
   if (v === null || typeof v !== 'object') return v;
-  // The JSON a wrapper stands for is already the answer.
-  if (v instanceof JsonMap || v instanceof JsonList) return v.json;
+  // The JSON a wrapper stands for is already the answer; a copy, so that no caller edits the request.
+  if (v instanceof JsonMap || v instanceof JsonList) return structuredClone(v.json);
   if (isCelList(v)) return [...v].map(fromCelValue);
   if (Array.isArray(v)) return v.map(fromCelValue);
   if (isCelMap(v) || v instanceof Map) {

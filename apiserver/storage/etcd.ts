@@ -1,0 +1,676 @@
+// etcd backend in the manner of kube-apiserver's etcd3 store: every key lives under a prefix, the value is
+// the object's JSON, and an object's resourceVersion is its key's mod_revision. Writes are single
+// transactions whose compare is the precondition (create: create_revision == 0; update and delete:
+// mod_revision == expected), with a range of the key as the failure branch so a conflict reports the
+// current value in the same round trip. etcd acknowledges a write only after its own fsync and a raft
+// quorum, so an acknowledged write is durable.
+//
+// One watch over the whole prefix (the "hub") feeds every local watcher. A write resolves only after the
+// hub has delivered its event, so an in-process watch cache already holds a write when its writer hears
+// back, the same ordering SqliteStorage gives. Replicas sharing the etcd learn of each other's writes
+// through the same hub, and of each other's compactions through a compaction key, as kube's compactor
+// records compact_rev_key.
+
+import { Etcd3, type IDuplexStream, type IKeyValue, type IOptions, type IResponseHeader, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import {
+  CompactedError,
+  KeyExistsError,
+  KeyNotFoundError,
+  RevisionConflictError,
+  StorageUnavailableError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Storage,
+  type StorageEvent,
+  type WatchCallback,
+} from './interface.ts';
+
+export interface EtcdStorageOptions {
+  /** Client URLs of the members, e.g. https://10.0.0.1:2379; the client spreads requests and fails over. */
+  endpoints: string[];
+  /** Every key is stored under this prefix (default /metal3/registry). */
+  prefix?: string;
+  /** PEM: the CA that signed the members' serving certificates; required for https endpoints. */
+  ca?: string | Buffer;
+  /** PEM client certificate and key, for members started with --client-cert-auth. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Deadline of each unary request (default 10 s). */
+  requestTimeoutMs?: number;
+  /** How long a write waits for its own event on the hub before resolving anyway (default 5 s). */
+  ackTimeoutMs?: number;
+  /** Compact periodically (one replica per interval wins the compaction key); 0 or absent disables it. */
+  compactionIntervalMs?: number;
+  /** Revisions kept by periodic compaction (default 10,000). */
+  retainRevisions?: number;
+  /** Events the hub keeps for watches that start a little in the past (default 10,000). */
+  historySize?: number;
+}
+
+export const DEFAULT_ETCD_PREFIX = '/metal3/registry';
+const DEFAULT_RETAIN_REVISIONS = 10_000;
+const DEFAULT_HISTORY = 10_000;
+
+const COMPACTED = /required revision has been compacted/;
+const FUTURE = /required revision is a future revision/;
+
+/** The first key after every key starting with prefix, as clientv3.GetPrefixRangeEnd computes it. */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i] += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // All 0xff: to the end of the keyspace.
+  return Buffer.from([0]);
+}
+
+const num = (s: string | undefined): number => (s ? Number(s) : 0);
+
+interface LocalWatcher {
+  prefix: string;
+  /** Events at or below this revision were delivered already (or predate the watch). */
+  after: number;
+  cb: WatchCallback;
+  /** Replayed events waiting for delivery on the next microtask; null once live. */
+  backlog: StorageEvent[] | null;
+  stopped: boolean;
+}
+
+interface WatchRange {
+  key: Buffer;
+  rangeEnd: Buffer;
+}
+
+interface WatchHandlers {
+  /** Events of one response, in revision order; progress notifications arrive with none. */
+  onResponse(res: IWatchResponse): void;
+  /** etcd canceled the watch because its start revision was compacted. */
+  onCompacted(compactRevision: number): void;
+  onConnected?(): void;
+  onDisconnected?(err: Error): void;
+}
+
+/**
+ * A watch on its own gRPC stream that survives member failures: after an error it reconnects (to any
+ * endpoint) and resumes after the newest revision it delivered, so nothing is lost or repeated.
+ */
+class ResumableWatch {
+  private readonly client: Etcd3;
+  private readonly range: WatchRange;
+  private readonly handlers: WatchHandlers;
+  private stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
+  /** The next revision to ask for. */
+  private next: number;
+  private stopped = false;
+  private backoffMs = 100;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+
+  constructor(client: Etcd3, range: WatchRange, startRevision: number, handlers: WatchHandlers, progressEveryMs = 0) {
+    this.client = client;
+    this.range = range;
+    this.next = startRevision;
+    this.handlers = handlers;
+    void this.connect();
+    if (progressEveryMs > 0) {
+      // etcd's own progress notifications come every 10 minutes; asking keeps the revision fresh.
+      this.progressTimer = setInterval(() => this.stream?.write({ progress_request: {} }), progressEveryMs);
+      this.progressTimer.unref();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.progressTimer);
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) {
+      try {
+        s.cancel();
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let stream: IDuplexStream<IWatchRequest, IWatchResponse>;
+    try {
+      stream = await this.client.watchClient.watch();
+    } catch (err) {
+      this.retry(err as Error);
+      return;
+    }
+    if (this.stopped) {
+      stream.cancel();
+      return;
+    }
+    this.stream = stream;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed || this.stream !== stream) return;
+      failed = true;
+      this.stream = undefined;
+      try {
+        stream.cancel();
+      } catch {
+        // Already gone.
+      }
+      this.retry(err);
+    };
+    stream.on('data', (res: IWatchResponse) => {
+      if (this.stream !== stream) return;
+      if (res.created && !res.canceled) {
+        this.backoffMs = 100;
+        this.handlers.onConnected?.();
+        return;
+      }
+      if (res.canceled) {
+        const compactRevision = num(res.compact_revision);
+        this.stopped = true;
+        this.stream = undefined;
+        stream.cancel();
+        if (compactRevision) this.handlers.onCompacted(compactRevision);
+        else this.handlers.onDisconnected?.(new Error(`etcd canceled the watch: ${res.cancel_reason || 'no reason given'}`));
+        return;
+      }
+      const last = res.events.at(-1);
+      // A progress notification (no events) vouches for every revision up to its header's.
+      this.next = Math.max(this.next, last ? num(last.kv.mod_revision) + 1 : num(res.header.revision) + 1);
+      this.handlers.onResponse(res);
+    });
+    stream.on('error', (err: Error) => fail(err));
+    stream.on('end', () => fail(new Error('etcd watch stream ended')));
+    stream.write({
+      create_request: {
+        key: this.range.key,
+        range_end: this.range.rangeEnd,
+        start_revision: this.next,
+        prev_kv: true,
+        progress_notify: true,
+      },
+    });
+  }
+
+  private retry(err: Error): void {
+    if (this.stopped) return;
+    this.handlers.onDisconnected?.(err);
+    this.retryTimer = setTimeout(() => void this.connect(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 2000);
+  }
+}
+
+export class EtcdStorage implements Storage {
+  readonly backend = 'etcd';
+
+  private readonly client: Etcd3;
+  private readonly root: Buffer;
+  private readonly rootText: string;
+  /** Records the newest compaction so every replica refuses compacted revisions up front. */
+  private readonly compactKey: Buffer;
+  private readonly ackTimeoutMs: number;
+  private readonly historySize: number;
+  /** The newest revision any etcd response reported: what get() and preconditions see. */
+  private committed = 0;
+  /** Every event under the prefix up to this revision has reached the local watchers. */
+  private delivered = 0;
+  private compacted = 0;
+  /** mod_revision of the compaction key when last seen: the lock periodic compactions take. */
+  private compactKeyRevision = 0;
+  /** The revision the compaction key records. */
+  private compactedInKey = 0;
+  /** Recent hub events, for watches that start slightly in the past; complete above historyFloor. */
+  private history: StorageEvent[] = [];
+  private historyFloor = 0;
+  private hub: ResumableWatch | undefined;
+  private hubError: Error | undefined;
+  private readonly watchers = new Set<LocalWatcher>();
+  private readonly replays = new Set<ResumableWatch>();
+  private waiters: { rev: number; resolve: () => void }[] = [];
+  private compactionTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(opts: EtcdStorageOptions) {
+    if (!opts.endpoints.length) throw new Error('etcd storage needs at least one endpoint');
+    const timeout = opts.requestTimeoutMs ?? 10_000;
+    const options: IOptions = {
+      hosts: opts.endpoints,
+      dialTimeout: timeout,
+      // Lists of thousands of objects and catch-up watch batches exceed gRPC's 4 MiB default.
+      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+      // A deadline for unary calls only: the watch stream lives as long as the storage.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    };
+    if (opts.ca || opts.cert || opts.key) {
+      options.credentials = {
+        rootCertificate: Buffer.from(opts.ca ?? ''),
+        ...(opts.cert ? { certChain: Buffer.from(opts.cert) } : {}),
+        ...(opts.key ? { privateKey: Buffer.from(opts.key) } : {}),
+      };
+    }
+    this.client = new Etcd3(options);
+    this.rootText = (opts.prefix ?? DEFAULT_ETCD_PREFIX).replace(/\/+$/, '');
+    this.root = Buffer.from(this.rootText);
+    // ':' sorts right after the digits that follow '/', outside the data range but inside the hub's.
+    this.compactKey = Buffer.from(`${this.rootText}:compact_rev_key`);
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 5_000;
+    this.historySize = Math.max(1, opts.historySize ?? DEFAULT_HISTORY);
+  }
+
+  /** Connects, reads the current and compacted revisions, and starts the hub watch. */
+  static async open(opts: EtcdStorageOptions): Promise<EtcdStorage> {
+    const s = new EtcdStorage(opts);
+    try {
+      await s.start(opts);
+      return s;
+    } catch (err) {
+      s.client.close();
+      throw err;
+    }
+  }
+
+  private async start(opts: EtcdStorageOptions): Promise<void> {
+    const res = await this.call(() => this.client.kv.range({ key: this.compactKey }));
+    const ck = res.kvs[0];
+    if (ck) {
+      this.noteCompaction(Number(ck.value.toString()), num(ck.mod_revision));
+    }
+    const rev = num(res.header.revision);
+    this.committed = rev;
+    this.delivered = rev;
+    this.historyFloor = rev;
+    const connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StorageUnavailableError(`etcd watch did not start: ${this.hubError?.message ?? 'timeout'}`)), opts.requestTimeoutMs ?? 10_000);
+      this.hub = new ResumableWatch(
+        this.client,
+        { key: Buffer.from(`${this.rootText}/`), rangeEnd: Buffer.concat([this.compactKey, Buffer.from([0])]) },
+        rev + 1,
+        {
+          onResponse: (r) => this.onHubResponse(r),
+          onCompacted: (c) => this.onHubLost(c),
+          onConnected: () => {
+            this.hubError = undefined;
+            clearTimeout(timer);
+            resolve();
+          },
+          onDisconnected: (err) => {
+            this.hubError = err;
+          },
+        },
+        1_000,
+      );
+    });
+    await connected;
+    const interval = opts.compactionIntervalMs ?? 0;
+    if (interval > 0) this.startCompaction(interval, opts.retainRevisions ?? DEFAULT_RETAIN_REVISIONS);
+  }
+
+  /** The newest revision every local watcher has been told about; lists and watches stand here. */
+  currentRevision(): number {
+    if (this.lost) throw this.lost;
+    return this.delivered;
+  }
+
+  /** The newest revision etcd reported in any response; above currentRevision() while the hub catches up. */
+  committedRevision(): number {
+    return Math.max(this.committed, this.delivered);
+  }
+
+  compactedRevision(): number {
+    return this.compacted;
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const res = await this.call(() => this.client.kv.range({ key: this.etcdKey(key) }));
+    const kv = res.kvs[0];
+    return kv ? this.toKeyValue(kv) : undefined;
+  }
+
+  async create(key: string, value: string): Promise<KeyValue> {
+    const k = this.etcdKey(key);
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+        failure: [],
+      }),
+    );
+    if (!res.succeeded) throw new KeyExistsError(key);
+    const rev = num(res.header.revision);
+    await this.acknowledged(rev);
+    return { key, value, modRevision: rev, createRevision: rev };
+  }
+
+  async update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
+    const k = this.etcdKey(key);
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        // A missing key has mod_revision 0: require it to exist so expected 0 cannot create it.
+        compare: [
+          { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
+          { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedModRevision },
+        ],
+        success: [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true } }],
+        failure: [{ request_range: { key: k } }],
+      }),
+    );
+    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.response_range?.kvs[0]);
+    const rev = num(res.header.revision);
+    const prev = res.responses[0]?.response_put?.prev_kv;
+    await this.acknowledged(rev);
+    return { key, value, modRevision: rev, createRevision: prev ? num(prev.create_revision) : rev };
+  }
+
+  async delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
+    const k = this.etcdKey(key);
+    const compare: { key: Buffer; target: 'Create' | 'Mod'; result: 'Greater' | 'Equal'; create_revision?: number; mod_revision?: number }[] = [
+      { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
+    ];
+    if (expectedModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedModRevision });
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        compare,
+        success: [{ request_delete_range: { key: k, prev_kv: true } }],
+        failure: [{ request_range: { key: k } }],
+      }),
+    );
+    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.response_range?.kvs[0]);
+    const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
+    if (!prev) throw new KeyNotFoundError(key);
+    const rev = num(res.header.revision);
+    await this.acknowledged(rev);
+    // The tombstone: the last value, stamped with the delete's revision.
+    return { key, value: prev.value.toString(), modRevision: rev, createRevision: num(prev.create_revision) };
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    const { lo, hi } = this.range(prefix);
+    // Pagination resumes right after the last key returned, as kube's continue token does with "\x00".
+    const start = opts.startAfter !== undefined && opts.startAfter >= prefix ? Buffer.concat([this.etcdKey(opts.startAfter), Buffer.from([0])]) : lo;
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    if (opts.revision !== undefined && opts.revision < this.compacted) throw new CompactedError(opts.revision, this.compacted);
+    const res = await this.call(
+      () => this.client.kv.range({ key: start, range_end: hi, limit, revision: opts.revision ?? 0, sort_order: 'Ascend', sort_target: 'Key' }),
+      opts.revision,
+    );
+    return {
+      items: res.kvs.map((kv) => this.toKeyValue(kv)),
+      revision: opts.revision ?? num(res.header.revision),
+      more: res.more,
+    };
+  }
+
+  watch(prefix: string, fromRevision: number, cb: WatchCallback): () => void {
+    if (this.closed) throw new StorageUnavailableError('storage is closed');
+    if (this.lost) throw this.lost;
+    if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
+    if (fromRevision < this.historyFloor) return this.watchFromEtcd(prefix, fromRevision, cb);
+    const w: LocalWatcher = { prefix, after: Math.max(fromRevision, this.delivered), cb, backlog: null, stopped: false };
+    if (fromRevision < this.delivered) {
+      // Replay from the hub's history on the next microtask, so the caller holds the stop function first;
+      // live events meanwhile queue behind the replay.
+      w.backlog = this.history.filter((e) => e.kv.modRevision > fromRevision && e.kv.key.startsWith(prefix));
+      queueMicrotask(() => {
+        const backlog = w.backlog ?? [];
+        w.backlog = null;
+        if (!w.stopped && backlog.length) this.deliver(w, backlog);
+      });
+    }
+    this.watchers.add(w);
+    return () => {
+      w.stopped = true;
+      this.watchers.delete(w);
+    };
+  }
+
+  async compact(revision: number): Promise<void> {
+    if (revision <= this.compacted) return;
+    // etcd first: it refuses a future revision, which must not be recorded.
+    await this.compactEtcd(revision);
+    // Then tell the other replicas; a concurrent recorder moves the key on, so retry while ours is newer.
+    for (let i = 0; i < 5 && !(await this.recordCompaction(revision)) && this.compactedInKey < revision; i++);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.compactionTimer);
+    this.hub?.stop();
+    for (const r of this.replays) r.stop();
+    this.replays.clear();
+    this.watchers.clear();
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+    this.client.close();
+  }
+
+  // ---- internals ----
+
+  /** Set when the hub lost events it can never get back (its resume revision was compacted). */
+  private lost: StorageUnavailableError | undefined;
+
+  private etcdKey(key: string): Buffer {
+    return Buffer.from(this.rootText + key);
+  }
+
+  private range(prefix: string): { lo: Buffer; hi: Buffer } {
+    // Registry keys all begin with '/'; the empty prefix means all of them, never the compaction key.
+    const lo = Buffer.from(this.rootText + (prefix === '' ? '/' : prefix));
+    return { lo, hi: prefixEnd(lo) };
+  }
+
+  private toKeyValue(kv: IKeyValue): KeyValue {
+    return {
+      key: kv.key.toString().slice(this.rootText.length),
+      value: kv.value.toString(),
+      modRevision: num(kv.mod_revision),
+      createRevision: num(kv.create_revision),
+    };
+  }
+
+  private preconditionFailed(key: string, current: IKeyValue | undefined): Error {
+    return current ? new RevisionConflictError(key, this.toKeyValue(current)) : new KeyNotFoundError(key);
+  }
+
+  /**
+   * Runs one request, records its header revision, and maps etcd's failures onto the storage contract.
+   * requested: the revision a read asked for, to report in a CompactedError.
+   */
+  private async call<T extends { header: IResponseHeader }>(fn: () => Promise<T>, requested?: number): Promise<T> {
+    if (this.closed) throw new StorageUnavailableError('storage is closed');
+    let res: T;
+    try {
+      res = await fn();
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      if (COMPACTED.test(message)) {
+        // etcd refuses revisions below its compaction, so the compaction is at least one past the request.
+        const at = requested ?? this.compacted;
+        this.compacted = Math.max(this.compacted, at + 1);
+        throw new CompactedError(at, this.compacted);
+      }
+      if (FUTURE.test(message)) throw new Error(`required revision ${requested} is a future revision`);
+      throw new StorageUnavailableError(`etcd: ${message}`);
+    }
+    this.observe(num(res.header.revision));
+    return res;
+  }
+
+  private observe(rev: number): void {
+    if (rev > this.committed) this.committed = rev;
+  }
+
+  /** Resolves once the hub delivered revision rev to every local watcher, or after ackTimeoutMs. */
+  private acknowledged(rev: number): Promise<void> {
+    if (this.delivered >= rev || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        rev,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      // The write is durable in etcd either way; only the local ordering guarantee is given up.
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        process.emitWarning(`etcd write at revision ${rev} acknowledged before its watch event arrived (${this.hubError?.message ?? 'slow watch'})`);
+        resolve();
+      }, this.ackTimeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private onHubResponse(res: IWatchResponse): void {
+    const header = num(res.header.revision);
+    this.observe(header);
+    const events: StorageEvent[] = [];
+    for (const e of res.events) {
+      const rev = num(e.kv.mod_revision);
+      if (e.kv.key.equals(this.compactKey)) {
+        if (e.type === 'Put') this.noteCompaction(Number(e.kv.value.toString()), rev);
+        continue;
+      }
+      events.push(this.toEvent(e.type, e.kv, e.prev_kv));
+    }
+    // Events end at the last one's revision; a response without events is a progress notification.
+    const last = res.events.at(-1);
+    const upTo = last ? num(last.kv.mod_revision) : header;
+    if (events.length) {
+      this.remember(events);
+      for (const w of this.watchers) {
+        const mine = events.filter((e) => e.kv.modRevision > w.after && e.kv.key.startsWith(w.prefix));
+        if (!mine.length) continue;
+        if (w.backlog) w.backlog.push(...mine);
+        else this.deliver(w, mine);
+      }
+    }
+    if (upTo > this.delivered) this.delivered = upTo;
+    if (this.waiters.length) {
+      const ready = this.waiters.filter((w) => w.rev <= this.delivered);
+      this.waiters = this.waiters.filter((w) => w.rev > this.delivered);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  private toEvent(type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue | undefined): StorageEvent {
+    const prevKv = prev ? this.toKeyValue(prev) : undefined;
+    if (type === 'Delete') {
+      // etcd's delete event carries only the key; the tombstone is the previous value at the delete's revision.
+      const rev = num(kv.mod_revision);
+      const last = prevKv ?? { key: this.toKeyValue(kv).key, value: '', modRevision: rev, createRevision: 0 };
+      const ev: StorageEvent = { type: 'DELETE', kv: { ...last, modRevision: rev }, created: false };
+      if (prevKv) ev.prevKv = prevKv;
+      return ev;
+    }
+    const ev: StorageEvent = { type: 'PUT', kv: this.toKeyValue(kv), created: num(kv.version) === 1 };
+    if (prevKv) ev.prevKv = prevKv;
+    return ev;
+  }
+
+  private remember(events: StorageEvent[]): void {
+    this.history.push(...events);
+    // Trim in chunks so the amortised cost per event stays O(1).
+    if (this.history.length >= this.historySize * 2) {
+      const drop = this.history.length - this.historySize;
+      this.historyFloor = this.history[drop - 1].kv.modRevision;
+      this.history = this.history.slice(drop);
+    }
+  }
+
+  private deliver(w: LocalWatcher, events: StorageEvent[]): void {
+    w.after = events[events.length - 1].kv.modRevision;
+    try {
+      w.cb(events);
+    } catch (err) {
+      // One faulty consumer must not break delivery to the others.
+      process.emitWarning(`storage watch callback threw: ${(err as Error).message}`);
+    }
+  }
+
+  /** The hub's resume revision was compacted while it was disconnected: events are gone for good. */
+  private onHubLost(compactRevision: number): void {
+    this.compacted = Math.max(this.compacted, compactRevision);
+    this.lost = new StorageUnavailableError(
+      `etcd watch lost history: revisions after ${this.delivered} were compacted (at ${compactRevision}) while disconnected; restart to resynchronise`,
+    );
+    process.emitWarning(this.lost.message);
+  }
+
+  /** A watch further back than the hub remembers reads etcd's own history on a stream of its own. */
+  private watchFromEtcd(prefix: string, fromRevision: number, cb: WatchCallback): () => void {
+    const { lo, hi } = this.range(prefix);
+    let stopped = false;
+    const replay: ResumableWatch = new ResumableWatch(this.client, { key: lo, rangeEnd: hi }, fromRevision + 1, {
+      onResponse: (res) => {
+        if (stopped || !res.events.length) return;
+        cb(res.events.map((e) => this.toEvent(e.type, e.kv, e.prev_kv)));
+      },
+      onCompacted: (c) => {
+        // Storage.watch has no error channel: the watch ends; the compaction is recorded for the next caller.
+        this.compacted = Math.max(this.compacted, c);
+        process.emitWarning(`etcd watch from ${fromRevision} under ${prefix} ended: compacted at ${c}`);
+        this.replays.delete(replay);
+      },
+    });
+    this.replays.add(replay);
+    return () => {
+      stopped = true;
+      replay.stop();
+      this.replays.delete(replay);
+    };
+  }
+
+  private noteCompaction(revision: number, keyRevision: number): void {
+    if (revision > this.compacted) this.compacted = revision;
+    if (revision > this.compactedInKey) this.compactedInKey = revision;
+    if (keyRevision > this.compactKeyRevision) this.compactKeyRevision = keyRevision;
+  }
+
+  /** Writes the compaction key, only if no other replica wrote it since we last saw it. */
+  private async recordCompaction(revision: number): Promise<boolean> {
+    const res = await this.call(() =>
+      this.client.kv.txn({
+        compare: [{ key: this.compactKey, target: 'Mod', result: 'Equal', mod_revision: this.compactKeyRevision }],
+        success: [{ request_put: { key: this.compactKey, value: Buffer.from(String(revision)) } }],
+        failure: [{ request_range: { key: this.compactKey } }],
+      }),
+    );
+    if (res.succeeded) {
+      this.noteCompaction(revision, num(res.header.revision));
+      return true;
+    }
+    const cur = res.responses[0]?.response_range?.kvs[0];
+    if (cur) this.noteCompaction(Number(cur.value.toString()), num(cur.mod_revision));
+    return false;
+  }
+
+  private async compactEtcd(revision: number): Promise<void> {
+    try {
+      await this.call(() => this.client.kv.compact({ revision, physical: true }), revision);
+    } catch (err) {
+      // Someone compacted further already: nothing left to do.
+      if (err instanceof CompactedError) return;
+      throw err;
+    }
+    if (revision > this.compacted) this.compacted = revision;
+  }
+
+  private startCompaction(intervalMs: number, retain: number): void {
+    this.compactionTimer = setInterval(() => {
+      const target = this.delivered - retain;
+      if (target <= this.compacted) return;
+      // Every replica ticks; the compaction key's revision lets exactly one of them compact per round.
+      this.recordCompaction(target)
+        .then((won) => (won ? this.compactEtcd(target) : undefined))
+        .catch((err: unknown) => process.emitWarning(`periodic etcd compaction to ${target} failed: ${(err as Error).message}`));
+    }, intervalMs);
+    this.compactionTimer.unref();
+  }
+}

@@ -1,0 +1,164 @@
+// Phase (b): N BareMetalHosts with fake:// BMC addresses created through our API, already carrying an
+// image and online: true, so that the controller takes each straight through registering, inspecting,
+// available and provisioning. A watch on the namespace records when each host first reaches each state;
+// the phase ends when every host is provisioned.
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Client } from '../api/client.ts';
+
+export interface HostsResult {
+  hosts: number;
+  seconds: number;
+  hostsPerSecond: number;
+  /** Seconds from the first create until half / all hosts reached each state. */
+  stateTimes: Record<string, { median: number; last: number }>;
+  /** Hosts seen in an error state on the way (they may have recovered). */
+  errors: { host: string; type: string; message: string }[];
+}
+
+const hostsPath = (ns: string) => `/apis/metal3.io/v1alpha1/namespaces/${ns}/baremetalhosts`;
+
+export function hostName(i: number): string {
+  return `bench-${String(i).padStart(4, '0')}`;
+}
+
+export function hostManifest(ns: string, name: string): Record<string, unknown> {
+  return {
+    apiVersion: 'metal3.io/v1alpha1',
+    kind: 'BareMetalHost',
+    metadata: { name, namespace: ns },
+    spec: {
+      online: true,
+      bmc: { address: `fake://${name}`, credentialsName: `${name}-bmc` },
+      image: {
+        url: 'http://127.0.0.1:8088/images/bench.qcow2',
+        checksum: '00000000000000000000000000000000',
+        checksumType: 'md5',
+        format: 'qcow2',
+      },
+    },
+  };
+}
+
+/** The namespace and one credentials Secret per host: set up before the clock starts. */
+export async function createFixtures(client: Client, ns: string, n: number): Promise<void> {
+  await client.expect(201, 'POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) });
+  await inParallel(n, 8, async (i) => {
+    const name = hostName(i);
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-bmc`, namespace: ns },
+      data: { username: Buffer.from('admin').toString('base64'), password: Buffer.from(`pw-${name}`).toString('base64') },
+    };
+    await client.expect(201, 'POST', `/api/v1/namespaces/${ns}/secrets`, { body: JSON.stringify(secret) });
+  });
+}
+
+export async function inParallel(n: number, width: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await job(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+}
+
+interface HostStatus {
+  metadata?: { name?: string; resourceVersion?: string };
+  status?: { provisioning?: { state?: string }; errorType?: string; errorMessage?: string };
+}
+
+/** Newline-delimited watch events, one callback each, until the stream ends or is destroyed. */
+function readEvents(stream: IncomingMessage, onEvent: (type: string, object: HostStatus) => void): void {
+  let buffer = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line === '') continue;
+      const ev = JSON.parse(line) as { type: string; object: HostStatus };
+      onEvent(ev.type, ev.object);
+    }
+  });
+}
+
+export async function runHosts(client: Client, ns: string, n: number, timeoutMs: number): Promise<HostsResult> {
+  const list = JSON.parse((await client.expect(200, 'GET', hostsPath(ns))).body.toString('utf8')) as { metadata: { resourceVersion: string } };
+  const agent = client.streamAgent();
+  const stream = await client.stream(`${hostsPath(ns)}?watch=1&resourceVersion=${list.metadata.resourceVersion}`, agent);
+  const reached = new Map<string, Map<string, number>>(); // host → state → seconds
+  const errors: HostsResult['errors'] = [];
+  const errorSeen = new Set<string>();
+  let provisioned = 0;
+  let started = 0;
+  let finish: (() => void) | undefined;
+  const allProvisioned = new Promise<void>((r) => (finish = r));
+  readEvents(stream, (type, obj) => {
+    const name = obj.metadata?.name;
+    if (type === 'ERROR' || !name) return;
+    const at = (performance.now() - started) / 1000;
+    const state = obj.status?.provisioning?.state;
+    let states = reached.get(name);
+    if (!states) reached.set(name, (states = new Map()));
+    if (state && !states.has(state)) {
+      states.set(state, at);
+      if (state === 'provisioned' && ++provisioned === n) finish?.();
+    }
+    const errorType = obj.status?.errorType;
+    if (errorType && !errorSeen.has(`${name}/${errorType}`)) {
+      errorSeen.add(`${name}/${errorType}`);
+      errors.push({ host: name, type: errorType, message: obj.status?.errorMessage ?? '' });
+    }
+  });
+  const streamEnded = new Promise<never>((_, reject) => stream.once('end', () => reject(new Error('the watch stream ended before every host was provisioned'))));
+
+  started = performance.now();
+  await inParallel(n, 8, async (i) => {
+    await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i))) });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${provisioned}/${n} hosts provisioned after ${timeoutMs / 1000} s; states: ${JSON.stringify(stateCounts(reached))}`)), timeoutMs);
+  });
+  try {
+    await Promise.race([allProvisioned, timeout, streamEnded]);
+  } finally {
+    clearTimeout(timer);
+    stream.destroy();
+    agent.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { hosts: n, seconds, hostsPerSecond: n / seconds, stateTimes: stateTimes(reached), errors };
+}
+
+/** How many hosts are in each state now (the last one each reached). */
+function stateCounts(reached: Map<string, Map<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const states of reached.values()) {
+    const last = [...states.entries()].sort((a, b) => a[1] - b[1]).at(-1)?.[0] ?? '(none)';
+    out[last] = (out[last] ?? 0) + 1;
+  }
+  return out;
+}
+
+function stateTimes(reached: Map<string, Map<string, number>>): HostsResult['stateTimes'] {
+  const byState = new Map<string, number[]>();
+  for (const states of reached.values()) {
+    for (const [state, at] of states) {
+      const list = byState.get(state) ?? [];
+      list.push(at);
+      byState.set(state, list);
+    }
+  }
+  const out: HostsResult['stateTimes'] = {};
+  for (const [state, times] of byState) {
+    times.sort((a, b) => a - b);
+    out[state] = { median: round(times[Math.floor(times.length / 2)]), last: round(times[times.length - 1]) };
+  }
+  return out;
+}
+
+const round = (n: number) => Number(n.toFixed(2));
