@@ -257,6 +257,8 @@ function toCause(e: ErrorObject, root: unknown): FieldCause | undefined {
     case 'pattern':
       return invalid(field, data, `${field} in body should match '${String(p.pattern)}'`);
     case 'format':
+      // Base64 fields hold Secret data: never echo the value into an error, as kube never does.
+      if (p.format === 'byte') return { reason: 'FieldValueInvalid', message: 'Invalid value: illegal base64 data', field };
       return {
         reason: 'FieldValueTypeInvalid',
         message: `Invalid value: ${printValue(data)}: ${field} in body must be of type ${String(p.format)}: ${JSON.stringify(String(data))}`,

@@ -246,8 +246,14 @@ export class IronicProvisioner implements Provisioner {
   private async guard<R extends Result>(host: HostData, extra: Omit<R, keyof Result>, step: () => Promise<R>): Promise<R> {
     try {
       await this.ensureNegotiated();
-      return await step();
+      const result = await step();
+      // Ironic just answered: that holds as readiness, so a fleet polling power in the steady state does not
+      // also pay GET / and GET /v1/drivers every few seconds (bench/provision's one request per host per minute).
+      this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.readyCacheMs ?? 5000));
+      return result;
     } catch (e) {
+      // No answer at all: the next reconcile checks readiness again and waits as BMO does when Ironic is gone.
+      if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
       if (e instanceof IronicError) {
         if (e.isConflict) return { ...extra, ...inProgress(this.short()) } as R;
         if (e.isUnavailable) return { ...extra, ...inProgress(this.long()) } as R;

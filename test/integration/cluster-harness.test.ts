@@ -4,13 +4,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { httpsRequest } from '../cluster/client.ts';
 import { startEtcdCluster, type RunningEtcd } from '../cluster/etcd.ts';
 import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../cluster/kube-apiserver.ts';
+import { alive } from '../cluster/process.ts';
+import { APISERVICE_NAME, clusterDown, clusterUp, type RunningCluster } from '../cluster/up.ts';
 
 const run = promisify(execFile);
 const skip = controlPlaneSkipReason();
@@ -129,5 +131,35 @@ describe('three-member etcd cluster with TLS', { skip }, () => {
 
   it('refuses a client without a certificate', async () => {
     await assert.rejects(run('etcdctl', [`--endpoints=${etcd.endpoints[0]}`, `--cacert=${etcd.tls?.caFile}`, '--command-timeout=3s', 'get', '/harness/k0']));
+  });
+});
+
+describe('cluster:up and cluster:down', { skip }, () => {
+  it('registers our server behind kube-apiserver and stops exactly what it started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cluster-up-'));
+    let cluster: RunningCluster | undefined;
+    try {
+      cluster = await clusterUp({ dir, availableTimeoutMs: 15_000, log: (l) => console.error(l) });
+      const records = JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as { name: string; pid: number }[];
+      assert.deepEqual(records.map((r) => r.name), ['etcd', 'kube-apiserver', 'metal3-apiserver']);
+      assert.ok(records.every((r) => alive(r.pid)));
+
+      const svc = await cluster.controlPlane.request(`/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE_NAME}`);
+      assert.equal(svc.status, 200, svc.body);
+      const spec = svc.json<{ spec: { service: { namespace: string; name: string; port: number } } }>().spec;
+      assert.deepEqual(spec.service, { namespace: 'metal3', name: 'metal3-apiserver', port: Number(new URL(cluster.serverURL).port) });
+      // The aggregator has probed our server, whatever it answered.
+      assert.notEqual(cluster.available.status, 'Unknown', JSON.stringify(cluster.available));
+
+      const stopped = await clusterDown(dir);
+      assert.deepEqual(stopped.map((r) => r.pid).sort(), records.map((r) => r.pid).sort());
+      assert.ok(records.every((r) => !alive(r.pid)));
+      assert.equal(existsSync(join(dir, 'pids.json')), false);
+      assert.deepEqual(await clusterDown(dir), []);
+      cluster = undefined;
+    } finally {
+      await cluster?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,7 +33,7 @@ describe('in-progress states with Ironic fake delays', { skip }, () => {
     await stack?.stop();
   });
 
-  it('shows registering, inspecting, preparing and available in kubectl get -w', async () => {
+  it('shows registering, inspecting and available in kubectl get -w', async () => {
     await createHost(stack, name);
     await waitForState(stack, name, 'available');
     // The watch may lag the poll by a moment.
