@@ -8,7 +8,7 @@ import { startStandalone } from '../apiserver/standalone.ts';
 import { versionInfo } from '../apiserver/version.ts';
 import { issueClientCertificate } from '../apiserver/auth/pki.ts';
 import { writeKubeconfig } from '../apiserver/auth/kubeconfig.ts';
-import { HttpKubeClient } from '../reconcilers/runtime/kubeclient.ts';
+import { HttpKubeClient } from '../api/client/kubeclient.ts';
 import { startManager, type Manager } from '../reconcilers/manager.ts';
 import { createProvisioner, provisionerSettingsFromEnv } from '../reconcilers/config.ts';
 

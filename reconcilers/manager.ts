@@ -2,8 +2,8 @@
 // bounded concurrency, and everything stops gracefully. It sees the API server only through a KubeClient.
 import type { KubeObject } from '../api/types.ts';
 import type { Provisioner } from './provisioner/types.ts';
-import type { KubeClient } from './runtime/types.ts';
-import { Informer, specOrMetadataChanged } from './runtime/informer.ts';
+import type { KubeClient } from '../api/client/types.ts';
+import { Informer, specOrMetadataChanged } from '../api/client/informer.ts';
 import { Controller } from './runtime/controller.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';

@@ -22,13 +22,15 @@ export function hostName(i: number): string {
   return `bench-${String(i).padStart(4, '0')}`;
 }
 
-export function hostManifest(ns: string, name: string): Record<string, unknown> {
+/** inspect: false gives the hosts `inspectionMode: disabled`, the same Ironic work as the direct driver's. */
+export function hostManifest(ns: string, name: string, inspect = true): Record<string, unknown> {
   return {
     apiVersion: 'metal3.io/v1alpha1',
     kind: 'BareMetalHost',
     metadata: { name, namespace: ns },
     spec: {
       online: true,
+      ...(inspect ? {} : { inspectionMode: 'disabled' }),
       bmc: { address: `fake://${name}`, credentialsName: `${name}-bmc` },
       image: {
         url: 'http://127.0.0.1:8088/images/bench.qcow2',
@@ -85,7 +87,7 @@ function readEvents(stream: IncomingMessage, onEvent: (type: string, object: Hos
   });
 }
 
-export async function runHosts(client: Client, ns: string, n: number, timeoutMs: number): Promise<HostsResult> {
+export async function runHosts(client: Client, ns: string, n: number, timeoutMs: number, inspect = true): Promise<HostsResult> {
   const list = JSON.parse((await client.expect(200, 'GET', hostsPath(ns))).body.toString('utf8')) as { metadata: { resourceVersion: string } };
   const agent = client.streamAgent();
   const stream = await client.stream(`${hostsPath(ns)}?watch=1&resourceVersion=${list.metadata.resourceVersion}`, agent);
@@ -117,7 +119,7 @@ export async function runHosts(client: Client, ns: string, n: number, timeoutMs:
 
   started = performance.now();
   await inParallel(n, 8, async (i) => {
-    await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i))) });
+    await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i), inspect)) });
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

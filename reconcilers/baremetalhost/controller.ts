@@ -13,7 +13,7 @@ import type { KubeObject } from '../../api/types.ts';
 import { ProvisionerNotReadyError, type BMCCredentials, type FirmwareSchemaEntry, type HostData, type Provisioner } from '../provisioner/types.ts';
 import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
 import type { Metal3Metrics } from '../runtime/metrics.ts';
-import { APIError, type KubeClient } from '../runtime/types.ts';
+import { APIError, type KubeClient } from '../../api/client/types.ts';
 import { hardwareDetailsAnnotation, inspectAnnotation, pausedAnnotation, removeAnnotation, statusAnnotation } from './annotations.ts';
 import { computeConditions } from './conditions.ts';
 import {

@@ -1,6 +1,6 @@
 // The resource types the BareMetalHost controller reads and writes, and the names of what it owns.
 import type { OwnerReference } from '../../api/types.ts';
-import type { ResourceType } from '../runtime/types.ts';
+import type { ResourceType } from '../../api/client/types.ts';
 
 const metal3 = (kind: string, plural: string): ResourceType => ({ group: 'metal3.io', version: 'v1alpha1', plural, kind, namespaced: true });
 

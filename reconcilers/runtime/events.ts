@@ -2,7 +2,7 @@
 // value registered as secret: BMC passwords and user data must never reach an Event.
 import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '../../api/types.ts';
-import { APIError, type KubeClient, type ResourceType } from './types.ts';
+import { APIError, type KubeClient, type ResourceType } from '../../api/client/types.ts';
 
 export const EVENT_COMPONENT = 'metal3-baremetal-controller';
 export const REDACTED = '[redacted]';

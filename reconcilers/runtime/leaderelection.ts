@@ -2,7 +2,7 @@
 // replica reconciles, the others wait for the lease to expire. Standalone mode runs one replica and
 // serves no Lease kind, so callers there simply do not create an elector.
 import type { KubeObject } from '../../api/types.ts';
-import { APIError, type KubeClient, type ResourceType } from './types.ts';
+import { APIError, type KubeClient, type ResourceType } from '../../api/client/types.ts';
 
 export const leaseType: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
 

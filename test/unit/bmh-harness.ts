@@ -7,7 +7,7 @@ import { reconcileBareMetalHost, type BareMetalHostControllerConfig } from '../.
 import { bareMetalHostType, secretType } from '../../reconcilers/baremetalhost/resources.ts';
 import type { Provisioner } from '../../reconcilers/provisioner/types.ts';
 import type { ReconcileResult } from '../../reconcilers/runtime/controller.ts';
-import { APIError, type KubeClient, type ResourceType } from '../../reconcilers/runtime/types.ts';
+import { APIError, type KubeClient, type ResourceType } from '../../api/client/types.ts';
 import { SimulatedProvisioner, type SimulatorOptions } from '../../reconcilers/simulator/provisioner.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../api/types.ts';
 import { EventRecorder, SecretRedactor } from '../../reconcilers/runtime/events.ts';
-import { APIError, type KubeClient } from '../../reconcilers/runtime/types.ts';
+import { APIError, type KubeClient } from '../../api/client/types.ts';
 
 const bmh: KubeObject = {
   apiVersion: 'metal3.io/v1alpha1',

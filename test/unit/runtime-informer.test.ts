@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../api/types.ts';
-import { Informer, specOrMetadataChanged } from '../../reconcilers/runtime/informer.ts';
-import { APIError, type KubeClient, type ResourceType, type WatchEvent } from '../../reconcilers/runtime/types.ts';
+import { Informer, specOrMetadataChanged } from '../../api/client/informer.ts';
+import { APIError, type KubeClient, type ResourceType, type WatchEvent } from '../../api/client/types.ts';
 
 const bmhType: ResourceType = { group: 'metal3.io', version: 'v1alpha1', plural: 'baremetalhosts', kind: 'BareMetalHost', namespaced: true };
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../api/types.ts';
 import { startStandalone, type Standalone } from '../../apiserver/standalone.ts';
-import { configFromKubeconfig, HttpKubeClient, resourcePath, statusError } from '../../reconcilers/runtime/kubeclient.ts';
-import { Informer } from '../../reconcilers/runtime/informer.ts';
+import { configFromKubeconfig, HttpKubeClient, resourcePath, statusError } from '../../api/client/kubeclient.ts';
+import { Informer } from '../../api/client/informer.ts';
 import { EventRecorder, eventType } from '../../reconcilers/runtime/events.ts';
-import { APIError, type ResourceType, type WatchEvent } from '../../reconcilers/runtime/types.ts';
+import { APIError, type ResourceType, type WatchEvent } from '../../api/client/types.ts';
 
 const bmhType: ResourceType = { group: 'metal3.io', version: 'v1alpha1', plural: 'baremetalhosts', kind: 'BareMetalHost', namespaced: true };
 const secretType: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };

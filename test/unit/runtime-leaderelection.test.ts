@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../api/types.ts';
 import { LeaderElector } from '../../reconcilers/runtime/leaderelection.ts';
-import { APIError, type KubeClient } from '../../reconcilers/runtime/types.ts';
+import { APIError, type KubeClient } from '../../api/client/types.ts';
 
 /** One Lease with optimistic concurrency, as the API server keeps it. */
 function leaseStore() {

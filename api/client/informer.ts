@@ -1,6 +1,6 @@
 // An informer: list, then watch from the list's resourceVersion, keeping a local cache that handlers and
 // reconcilers read instead of the API server, as client-go's reflector + indexer do.
-import type { KubeObject } from '../../api/types.ts';
+import type { KubeObject } from '../types.ts';
 import { APIError, type KubeClient, type ResourceType, type WatchEvent } from './types.ts';
 
 export interface InformerHandlers {

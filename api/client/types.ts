@@ -1,6 +1,6 @@
 // How reconcilers see the Kubernetes API: through this client only (never by importing apiserver/), so
 // the same controllers run against the standalone server and a real cluster.
-import type { KubeObject } from '../../api/types.ts';
+import type { KubeObject } from '../types.ts';
 
 export interface ResourceType {
   group: string;

@@ -5,7 +5,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseYAML } from 'yaml';
-import type { KubeObject } from '../../api/types.ts';
+import type { KubeObject } from '../types.ts';
 import { APIError, type KubeClient, type ResourceType, type WatchEvent, type WatchOptions } from './types.ts';
 
 export interface ClientConfig {
