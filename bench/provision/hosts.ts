@@ -22,15 +22,21 @@ export function hostName(i: number): string {
   return `bench-${String(i).padStart(4, '0')}`;
 }
 
+export function bootMAC(i: number): string {
+  const hex = i.toString(16).padStart(6, '0');
+  return `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
+}
+
 /** inspect: false gives the hosts `inspectionMode: disabled`, the same Ironic work as the direct driver's. */
-export function hostManifest(ns: string, name: string, inspect = true): Record<string, unknown> {
+export function hostManifest(ns: string, name: string, inspect = true, index = 0): Record<string, unknown> {
   return {
     apiVersion: 'metal3.io/v1alpha1',
     kind: 'BareMetalHost',
     metadata: { name, namespace: ns },
     spec: {
       online: true,
-      ...(inspect ? {} : { inspectionMode: 'disabled' }),
+      // Without inspection BMO needs the boot MAC up front (its port is what inspection would have found).
+      ...(inspect ? {} : { inspectionMode: 'disabled', bootMACAddress: bootMAC(index) }),
       bmc: { address: `fake://${name}`, credentialsName: `${name}-bmc` },
       image: {
         url: 'http://127.0.0.1:8088/images/bench.qcow2',
@@ -119,7 +125,7 @@ export async function runHosts(client: Client, ns: string, n: number, timeoutMs:
 
   started = performance.now();
   await inParallel(n, 8, async (i) => {
-    await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i), inspect)) });
+    await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i), inspect, i)) });
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
