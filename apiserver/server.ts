@@ -42,6 +42,8 @@ export interface APIServerOptions {
   /** Schemas of action request kinds, per `group/version`, for OpenAPI. */
   extraSchemas?: Record<string, ExtraSchemas>;
   readyChecks?: HealthCheck[];
+  /** Whether a namespace exists (kube's NamespaceLifecycle); standalone mode answers from its own store. */
+  namespaceExists?: (ns: string) => boolean;
 }
 
 export interface APIServer {
@@ -113,7 +115,7 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   const handle = resourceHandler({
     resources,
     actions: opts.actions,
-    namespaceExists: nsStore ? (ns) => nsStore.hasCached('', ns) : undefined,
+    namespaceExists: opts.namespaceExists ?? (nsStore ? (ns) => nsStore.hasCached('', ns) : undefined),
   });
 
   // Discovery and OpenAPI documents are immutable for the life of the process: render them once.

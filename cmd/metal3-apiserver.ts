@@ -4,7 +4,10 @@
 // client certificate of their own. Flags win over environment variables, which win over defaults.
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
-import { startStandalone } from '../apiserver/standalone.ts';
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import { startStandalone, type StandaloneOptions } from '../apiserver/standalone.ts';
+import { startCluster, type ClusterOptions } from '../apiserver/cluster.ts';
 import { versionInfo } from '../apiserver/version.ts';
 import { issueClientCertificate } from '../apiserver/auth/pki.ts';
 import { writeKubeconfig } from '../apiserver/auth/kubeconfig.ts';
@@ -35,6 +38,21 @@ const usage = `Usage: metal3-apiserver [flags]
   --compaction-interval DURATION
                         how often the storage log is compacted, e.g. 500ms, 30s, 5m (default 5m; for tests)
   --retain-revisions N  revisions kept by each compaction (default 10000; for tests)
+  --mode standalone|cluster
+                        standalone (default): own CA, serves core/v1 and admissionregistration itself.
+                        cluster: behind kube-apiserver as an aggregated API server, with delegated
+                        authentication and authorization, and the cluster's Secrets, Events, Namespaces
+                        and admission configuration (env METAL3_MODE)
+  --kubeconfig FILE     cluster mode: how to reach kube-apiserver (default: the pod's service account)
+  --tls-cert-file FILE, --tls-private-key-file FILE
+                        cluster mode: serving certificate (default: generated, for the Service's DNS name)
+  --service-name NAME, --service-namespace NS
+                        cluster mode: the Service in front of us (default metal3-apiserver in metal3)
+  --token-auth tokenreview|jwt
+                        cluster mode: check bearer tokens by TokenReview (default) or locally as
+                        service-account JWTs against the cluster's JWKS
+  --anonymous-auth      cluster mode: let requests without credentials in as system:anonymous (default off)
+  --leader-elect=false  cluster mode: reconcile without a Lease (default: one replica reconciles at a time)
   --storage-backend sqlite|etcd
                         where objects live (env METAL3_STORAGE_BACKEND, default sqlite: DATA_DIR/state.db)
   --etcd-servers URLS   comma-separated etcd client URLs, e.g. https://10.0.0.1:2379 (env ETCD_SERVERS)
@@ -69,6 +87,15 @@ async function main(): Promise<void> {
       'compaction-interval': { type: 'string' },
       'retain-revisions': { type: 'string' },
       'storage-backend': { type: 'string' },
+      mode: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'service-name': { type: 'string' },
+      'service-namespace': { type: 'string' },
+      'token-auth': { type: 'string' },
+      'anonymous-auth': { type: 'boolean' },
+      'leader-elect': { type: 'string' },
       'etcd-servers': { type: 'string' },
       'etcd-cafile': { type: 'string' },
       'etcd-certfile': { type: 'string' },
@@ -111,8 +138,12 @@ async function main(): Promise<void> {
   const backend = values['storage-backend'] ?? process.env.METAL3_STORAGE_BACKEND ?? 'sqlite';
   if (backend !== 'sqlite' && backend !== 'etcd') throw new Error(`invalid --storage-backend: ${backend} (want sqlite or etcd)`);
   const etcdServers = (values['etcd-servers'] ?? process.env.ETCD_SERVERS ?? '').split(',').filter(Boolean);
-  const s = await startStandalone({
-    storageBackend: backend,
+  const mode = values.mode ?? process.env.METAL3_MODE ?? 'standalone';
+  if (mode !== 'standalone' && mode !== 'cluster') throw new Error(`invalid --mode: ${mode} (want standalone or cluster)`);
+  const tokenAuth = values['token-auth'] ?? 'tokenreview';
+  if (tokenAuth !== 'tokenreview' && tokenAuth !== 'jwt') throw new Error(`invalid --token-auth: ${tokenAuth}`);
+  const common: StandaloneOptions = {
+    storageBackend: backend as 'sqlite' | 'etcd',
     etcd: {
       servers: etcdServers,
       caFile: values['etcd-cafile'],
@@ -127,7 +158,19 @@ async function main(): Promise<void> {
     bindAddress,
     compactionIntervalMs: compaction === undefined ? undefined : durationMs(compaction),
     retainRevisions: retain === undefined ? undefined : Number(retain),
-  });
+  };
+  const s =
+    mode === 'cluster'
+      ? await startClusterMode(common, {
+          kubeconfig: values.kubeconfig,
+          tlsCertFile: values['tls-cert-file'],
+          tlsKeyFile: values['tls-private-key-file'],
+          serviceName: values['service-name'],
+          serviceNamespace: values['service-namespace'],
+          tokenMode: tokenAuth,
+          anonymous: values['anonymous-auth'] ?? false,
+        })
+      : await startStandaloneMode(common);
   let manager: Manager | undefined;
   let closeProvisioner = () => {};
   let provisionerLine = '  reconcilers: disabled\n';
@@ -136,19 +179,26 @@ async function main(): Promise<void> {
     if (values['ironic-endpoint']) settings.ironicEndpoint = values['ironic-endpoint'];
     const choice = createProvisioner(settings);
     closeProvisioner = choice.close;
-    // The controllers get an identity of their own, so the audit trail tells them from the admin.
-    const id = issueClientCertificate(s.pki, 'system:serviceaccount:metal3:baremetal-operator', ['system:masters']);
-    const kubeconfig = join(dataDir, 'controller.kubeconfig');
-    writeKubeconfig(kubeconfig, { server: s.url, caPem: s.pki.caCert, certPem: id.cert, keyPem: id.key, user: 'baremetal-operator' });
+    const kube = s.controllerClient();
     manager = startManager({
-      kube: HttpKubeClient.fromKubeconfig(kubeconfig),
+      kube,
+      leaderElection:
+        s.leaderElection && values['leader-elect'] !== 'false'
+          ? {
+              ...s.leaderElection,
+              onLost: () => {
+                console.error('reconciler: leadership lost; exiting so that no two replicas reconcile at once');
+                process.exit(1);
+              },
+            }
+          : undefined,
       provisioner: choice.provisioner,
       concurrency,
       maxProvisioningRetries: maxRetries,
       enableFakeBMC,
       log: (m) => console.error(`reconciler: ${m}`),
     });
-    s.server.metrics.include(manager.metrics.registry);
+    s.includeMetrics(manager.metrics.registry);
     provisionerLine = `  reconcilers: ${choice.description}\n`;
   }
   process.stdout.write(
@@ -183,3 +233,48 @@ main().catch((e: unknown) => {
   console.error(`metal3-apiserver: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
+
+interface Running {
+  url: string;
+  kubeconfig?: string;
+  webhookURL?: string;
+  /** A client for the reconcilers: to ourselves in standalone mode, to kube-apiserver in a cluster. */
+  controllerClient(): HttpKubeClient;
+  /** Where the reconcilers' Lease lives, in cluster mode. */
+  leaderElection?: { namespace: string; name: string; identity: string };
+  includeMetrics(registry: Registry): void;
+  stop(): Promise<void>;
+}
+
+async function startStandaloneMode(common: StandaloneOptions): Promise<Running> {
+  const s = await startStandalone(common);
+  return {
+    url: s.url,
+    kubeconfig: s.kubeconfig,
+    webhookURL: s.webhookURL,
+    controllerClient() {
+      // The controllers get an identity of their own, so the audit trail tells them from the admin.
+      const id = issueClientCertificate(s.pki, 'system:serviceaccount:metal3:baremetal-operator', ['system:masters']);
+      const kubeconfig = join(common.dataDir, 'controller.kubeconfig');
+      writeKubeconfig(kubeconfig, { server: s.url, caPem: s.pki.caCert, certPem: id.cert, keyPem: id.key, user: 'baremetal-operator' });
+      return HttpKubeClient.fromKubeconfig(kubeconfig);
+    },
+    includeMetrics: (r) => s.server.metrics.include(r),
+    stop: () => s.stop(),
+  };
+}
+
+async function startClusterMode(common: StandaloneOptions, cluster: Omit<ClusterOptions, keyof StandaloneOptions>): Promise<Running> {
+  const c = await startCluster({ ...common, ...cluster });
+  const namespace = cluster.serviceNamespace ?? 'metal3';
+  return {
+    url: c.url,
+    webhookURL: c.webhookURL,
+    // In a cluster the reconcilers go through kube-apiserver: hosts come back through the aggregator,
+    // Secrets and Events are the cluster's own.
+    controllerClient: () => (cluster.kubeconfig ? HttpKubeClient.fromKubeconfig(cluster.kubeconfig) : HttpKubeClient.inCluster()),
+    leaderElection: { namespace, name: 'metal3-baremetal-controller', identity: `${hostname()}_${process.pid}` },
+    includeMetrics: (r) => c.server.metrics.include(r),
+    stop: () => c.stop(),
+  };
+}

@@ -9,6 +9,7 @@ import { EventRecorder } from './runtime/events.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';
 import { bareMetalHostReconciler } from './baremetalhost/controller.ts';
 import { bareMetalHostType, secretType } from './baremetalhost/resources.ts';
+import { LeaderElector } from './runtime/leaderelection.ts';
 
 export interface ManagerOptions {
   kube: KubeClient;
@@ -18,6 +19,14 @@ export interface ManagerOptions {
   maxProvisioningRetries?: number;
   enableFakeBMC?: boolean;
   log?: (message: string) => void;
+  /** With several replicas: reconcile only while holding this Lease. */
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    identity: string;
+    /** Leadership lost: what was reconciling must stop at once (the process exits, as controller-runtime's do). */
+    onLost?: () => void;
+  };
 }
 
 export interface Manager {
@@ -80,17 +89,39 @@ export function startManager(opts: ManagerOptions): Manager {
   const ownersOf = (o: KubeObject) => ownerHosts(o).forEach((k) => controller.enqueue(k));
   secrets.addHandler({ onAdd: ownersOf, onUpdate: (_old, o) => ownersOf(o), onDelete: ownersOf });
 
+  let elector: LeaderElector | undefined;
   const started = (async () => {
     hosts.start();
     secrets.start();
     await Promise.all([hosts.waitForSync(), secrets.waitForSync()]);
-    controller.start();
+    const le = opts.leaderElection;
+    if (!le) {
+      controller.start();
+      return;
+    }
+    elector = new LeaderElector({
+      client: opts.kube,
+      namespace: le.namespace,
+      name: le.name,
+      identity: le.identity,
+      onStartedLeading: () => {
+        log(`${le.identity} leads ${le.namespace}/${le.name}: reconciling`);
+        controller.start();
+      },
+      onStoppedLeading: () => {
+        log(`${le.identity} lost ${le.namespace}/${le.name}`);
+        (le.onLost ?? (() => void controller.stop()))();
+      },
+      onError: (e) => log(`leader election: ${e.message}`),
+    });
+    elector.start();
   })();
 
   return {
     metrics,
     started,
     async stop() {
+      await elector?.stop();
       hosts.stop();
       secrets.stop();
       await controller.stop();
