@@ -117,6 +117,8 @@ export interface ResourceDefinition {
   subresources: { status: boolean; actions?: ActionSubresource[] };
   /** fieldSelector paths beyond metadata.name and metadata.namespace, e.g. `status.provisioning.state`. */
   selectableFields: string[];
+  /** Built-in (Go-typed) kinds accept strategic merge patches; custom resources answer them 415. */
+  strategicMergePatch?: boolean;
 }
 
 export function apiVersionOf(def: Pick<ResourceDefinition, 'group' | 'version'>): string {

@@ -109,7 +109,12 @@ function op(
   };
   if (opts.bodyRef) {
     const types = opts.patch
-      ? ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json']
+      ? [
+          'application/apply-patch+yaml',
+          'application/json-patch+json',
+          'application/merge-patch+json',
+          ...(def.strategicMergePatch ? ['application/strategic-merge-patch+json'] : []),
+        ]
       : ['*/*'];
     o.requestBody = { content: Object.fromEntries(types.map((t) => [t, { schema: { $ref: opts.bodyRef } }])), required: true };
   }

@@ -191,4 +191,8 @@ export const configMapDefinition: ResourceDefinition = {
   selectableFields: [],
 };
 
-export const coreKinds: ResourceDefinition[] = [namespaceDefinition, secretDefinition, configMapDefinition, eventDefinition];
+// kubectl sends strategic merge patches for built-in kinds (apply, label, annotate on Secrets...).
+export const coreKinds: ResourceDefinition[] = [namespaceDefinition, secretDefinition, configMapDefinition, eventDefinition].map((d) => ({
+  ...d,
+  strategicMergePatch: true,
+}));

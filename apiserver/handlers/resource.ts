@@ -22,6 +22,7 @@ import {
 import { parseIncludeObject, partialObjectMetadata, toTable, type IncludeObject } from '../table.ts';
 import { applyJSONPatch } from '../patch/jsonpatch.ts';
 import { applyMergePatch } from '../patch/mergepatch.ts';
+import { applyStrategicMergePatch } from '../patch/strategicmerge.ts';
 import { serveWatch } from './watch.ts';
 
 export interface ServedResource {
@@ -247,7 +248,8 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
       }
       case 'patch': {
         const ctx = writeContext(req, query, user, 'PatchOptions');
-        const type = patchTypeOf(mediaType(req));
+        const strategic = mediaType(req) === 'application/strategic-merge-patch+json' && def.strategicMergePatch === true;
+        const type = strategic ? 'merge' : patchTypeOf(mediaType(req));
         const force = boolParam(query, 'force');
         if (type === 'apply' && !query.get('fieldManager')) {
           throw invalid('PatchOptions', 'meta.k8s.io', '', [fieldErrors.required('fieldManager', 'is required for apply patch')]);
@@ -264,7 +266,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
         const { obj, created } = await store.patch(ns, info.name, type, patch, ctx, {
           force,
           subresource: sub,
-          applyPatch: type === 'json' ? applyJSONPatch : applyMergePatch,
+          applyPatch: strategic ? applyStrategicMergePatch : type === 'json' ? applyJSONPatch : applyMergePatch,
         });
         send(res, created ? 201 : 200, renderObject(served, obj, rendering, query), ctx.warnings);
         return;
