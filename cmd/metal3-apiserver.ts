@@ -29,7 +29,7 @@ const usage = `Usage: metal3-apiserver [flags]
                         METAL3_AUTH_ROOT_DIR, DEPLOY_KERNEL_URL, DEPLOY_RAMDISK_URL, DEPLOY_ISO_URL and
                         PROVISIONING_LIMIT are honoured as BMO honours them
   --controller-concurrency N
-                        hosts reconciled at once (env BMO_CONCURRENCY, default 8)
+                        hosts reconciled at once (env BMO_CONCURRENCY, default 32)
   --max-provisioning-retries N
                         provisioning attempts of one image before giving up (default 5; 0 = no limit)
   --simulator-speed F   multiplies the simulator's delays (default 1; e.g. 0.1 for demos and tests)

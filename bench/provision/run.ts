@@ -26,7 +26,9 @@ interface Plan {
   timeoutSeconds: number;
 }
 
-const fullPlan: Plan = { nodes: 200, workers: 16, settleSeconds: 15, steadySeconds: 90, timeoutSeconds: 900 };
+// The steady-state window spans two of BMO's 60 s power polls: a 60 s window counts each host's one poll plus any
+// readiness check and reads just over 1 even when the period is longer than a minute.
+const fullPlan: Plan = { nodes: 200, workers: 16, settleSeconds: 15, steadySeconds: 120, timeoutSeconds: 900 };
 const quickPlan: Plan = { nodes: 20, workers: 16, settleSeconds: 5, steadySeconds: 30, timeoutSeconds: 300 };
 
 interface Figure {

@@ -1,12 +1,12 @@
 // Developer entry point (npm run cluster:up / cluster:down):
-//   node test/cluster/cli.ts up --dir DIR [--ironic] [--mode standalone|cluster] [--require-available] [-- server flags...]
+//   node test/cluster/cli.ts up --dir DIR [--ironic] [--mode cluster|standalone] [--require-available] [--server-arg=--FLAG=VALUE]...
 //   node test/cluster/cli.ts down --dir DIR
 // `up` leaves everything running after it exits and prints how to reach it; `down` stops what `up` recorded.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { clusterDown, clusterUp } from './up.ts';
 
-const usage = 'usage: cli.ts up --dir DIR [--ironic] [--mode standalone|cluster] [--require-available] [--server-arg FLAG]... | down --dir DIR';
+const usage = 'usage: cli.ts up --dir DIR [--ironic] [--mode cluster|standalone] [--require-available] [--server-arg=--FLAG=VALUE]... | down --dir DIR';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     options: {
       dir: { type: 'string' },
       ironic: { type: 'boolean', default: false },
-      mode: { type: 'string', default: 'standalone' },
+      mode: { type: 'string', default: 'cluster' },
       'require-available': { type: 'boolean', default: false },
       'server-arg': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },

@@ -17,7 +17,7 @@ export interface Reply {
 export function httpsRequest(
   url: string,
   identity: TLSIdentity,
-  opts: { method?: string; body?: unknown; timeoutMs?: number; contentType?: string } = {},
+  opts: { method?: string; body?: unknown; timeoutMs?: number; contentType?: string; accept?: string } = {},
 ): Promise<Reply> {
   const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   return new Promise((resolvePromise, reject) => {
@@ -30,7 +30,7 @@ export function httpsRequest(
         key: identity.key,
         timeout: opts.timeoutMs ?? 5000,
         headers: {
-          Accept: 'application/json',
+          Accept: opts.accept ?? 'application/json',
           ...(payload === undefined ? {} : { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
         },
       },

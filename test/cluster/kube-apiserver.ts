@@ -42,7 +42,7 @@ export interface ControlPlane {
   /** DIR/user.kubeconfig: `alice`, authenticated, with no RBAC grants. */
   userKubeconfig: string;
   /** A request to kube-apiserver as the admin. */
-  request(path: string, opts?: { method?: string; body?: unknown; contentType?: string }): Promise<Reply>;
+  request(path: string, opts?: { method?: string; body?: unknown; contentType?: string; accept?: string }): Promise<Reply>;
   logTail(lines?: number): string;
   /** Stops kube-apiserver and the etcd it started (not an etcd it was given). */
   stop(): Promise<void>;
@@ -112,7 +112,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   t = Date.now();
   const proc = launch('kube-apiserver', binary, args, join(dir, 'kube-apiserver.log'), { cwd: dir, outlive: opts.outlive });
   const admin = { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key };
-  const req = (path: string, o: { method?: string; body?: unknown; contentType?: string } = {}) => httpsRequest(`${url}${path}`, admin, o);
+  const req = (path: string, o: { method?: string; body?: unknown; contentType?: string; accept?: string } = {}) => httpsRequest(`${url}${path}`, admin, o);
   const stopAll = async () => {
     await stop(proc);
     await etcd?.stop();

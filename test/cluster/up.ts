@@ -14,6 +14,8 @@ import { freePort, launch, portOpen, runsWith, stop, tail, waitFor, type Launche
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+const MANIFEST_RBAC = join(repoRoot, 'manifests/base/rbac.yaml');
+
 export const APISERVICE_NAME = 'v1alpha1.metal3.io';
 export const SERVER_NAMESPACE = 'metal3';
 export const SERVER_SERVICE = 'metal3-apiserver';
@@ -24,7 +26,7 @@ export interface ClusterUpOptions {
   dir: string;
   /** Start a test Ironic in DIR/ironic (unless IRONIC_ENDPOINT is set) and point our server at it. */
   ironic?: boolean;
-  /** `cluster` passes --mode=cluster --kubeconfig DIR/metal3.kubeconfig (the mode issue 5 adds). */
+  /** `cluster` (default) passes --mode=cluster --kubeconfig DIR/metal3.kubeconfig; `standalone` runs our server with its own CA, which the aggregator's front-proxy certificate cannot pass (401). */
   serverMode?: 'standalone' | 'cluster';
   serverArgs?: string[];
   /** How long to wait for the APIService to report Available (default 30 s). */
@@ -99,7 +101,7 @@ export function registrationManifest(port: number): string {
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: { name: 'metal3-apiserver-auth-reader', namespace: 'kube-system' },
+      metadata: { name: 'metal3-apiserver:extension-apiserver-authentication-reader', namespace: 'kube-system' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
       subjects: [{ kind: 'ServiceAccount', namespace: SERVER_NAMESPACE, name: SERVER_SERVICE }],
     },
@@ -150,15 +152,15 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<RunningCluster>
       log(`ironic ${ironic.endpoint} (pids ${ironic.pids().join(' ')}): ready in ${Date.now() - t}ms`);
     }
 
-    // Our server's own identity towards kube-apiserver, used once it runs in cluster mode.
+    // Our server's own identity towards kube-apiserver in cluster mode.
     const identity = issue(cp.pki.ca, { commonName: SERVER_USER, clientAuth: true });
     const metal3Kubeconfig = join(dir, 'metal3.kubeconfig');
     writeKubeconfig(metal3Kubeconfig, { server: cp.url, caPem: cp.pki.ca.cert, certPem: identity.cert, keyPem: identity.key, user: SERVER_SERVICE, context: 'harness' });
 
-    let t = Date.now();
     const port = await freePort();
     const serverURL = `https://127.0.0.1:${port}`;
     const dataDir = join(dir, 'metal3');
+    let t = Date.now();
     const args = [
       join(repoRoot, 'cmd/metal3-apiserver.ts'),
       '--data-dir',
@@ -169,9 +171,15 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<RunningCluster>
       '127.0.0.1',
       '--enable-fake-bmc',
       ...(ironicEndpoint ? ['--ironic-endpoint', ironicEndpoint] : []),
-      ...(opts.serverMode === 'cluster' ? ['--mode=cluster', '--kubeconfig', metal3Kubeconfig] : []),
+      ...((opts.serverMode ?? 'cluster') === 'cluster' ? ['--mode=cluster', '--kubeconfig', metal3Kubeconfig] : []),
       ...(opts.serverArgs ?? []),
     ];
+    // Registered before our server starts: in cluster mode it reads the front-proxy configuration at start-up.
+    kubectl(cp.adminKubeconfig, ['apply', '--server-side', '--field-manager=cluster-harness', '-f', '-'], registrationManifest(port));
+    // The RBAC a real installation grants our ServiceAccount, so the harness proves those rules suffice.
+    if (existsSync(MANIFEST_RBAC)) kubectl(cp.adminKubeconfig, ['apply', '--server-side', '--field-manager=cluster-harness', '-f', MANIFEST_RBAC]);
+    log(`registered APIService ${APISERVICE_NAME} -> ExternalName localhost:${port}${existsSync(MANIFEST_RBAC) ? ' with manifests/base/rbac.yaml' : ''}: ${Date.now() - t}ms`);
+    t = Date.now();
     // process.execPath: the Node 24 that npm put first on PATH runs this file, and runs our server too.
     server = launch('metal3-apiserver', process.execPath, args, join(dir, 'metal3-apiserver.log'), { cwd: repoRoot, outlive: opts.outlive });
     records.push({ name: 'metal3-apiserver', pid: server.pid, marker: dataDir });
@@ -181,7 +189,6 @@ export async function clusterUp(opts: ClusterUpOptions): Promise<RunningCluster>
     log(`metal3-apiserver ${serverURL} (pid ${srv.pid}${ironicEndpoint ? `, Ironic ${ironicEndpoint}` : ', simulator'}): ready in ${Date.now() - t}ms`);
 
     t = Date.now();
-    kubectl(cp.adminKubeconfig, ['apply', '--server-side', '--field-manager=cluster-harness', '-f', '-'], registrationManifest(port));
     let available = await apiServiceCondition(cp);
     const deadline = Date.now() + (opts.availableTimeoutMs ?? 30_000);
     while (available.status !== 'True' && Date.now() < deadline) {

@@ -1,6 +1,6 @@
 // The cluster harness itself: a real kube-apiserver (built from the k8s.io/kubernetes module) on a Debian
-// etcd, with RBAC and front-proxy configuration, and a three-member etcd cluster with TLS. Every cluster-mode
-// suite stands on these, so they are checked here first.
+// etcd, with RBAC and front-proxy configuration; a three-member etcd cluster with TLS; and cluster:up /
+// cluster:down with our server registered behind kube-apiserver. Every cluster-mode suite stands on these.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -90,7 +90,7 @@ describe('kube-apiserver from the harness', { skip }, () => {
   });
 
   it('serves the service-account issuer keys and signs tokens', async () => {
-    const jwks = await cp.request('/openid/v1/jwks');
+    const jwks = await cp.request('/openid/v1/jwks', { accept: 'application/jwk-set+json' });
     assert.equal(jwks.status, 200, jwks.body);
     assert.equal(jwks.json<{ keys: unknown[] }>().keys.length, 1);
     const ns = await kubectl(cp.adminKubeconfig, ['create', 'serviceaccount', 'probe', '-n', 'default']);
@@ -148,8 +148,10 @@ describe('cluster:up and cluster:down', { skip }, () => {
       assert.equal(svc.status, 200, svc.body);
       const spec = svc.json<{ spec: { service: { namespace: string; name: string; port: number } } }>().spec;
       assert.deepEqual(spec.service, { namespace: 'metal3', name: 'metal3-apiserver', port: Number(new URL(cluster.serverURL).port) });
-      // The aggregator has probed our server, whatever it answered.
-      assert.notEqual(cluster.available.status, 'Unknown', JSON.stringify(cluster.available));
+      // The aggregator reached our server through the ExternalName Service and passed its discovery probe.
+      assert.equal(cluster.available.status, 'True', JSON.stringify(cluster.available));
+      const bmh = await run('kubectl', ['--kubeconfig', cluster.controlPlane.adminKubeconfig, 'get', 'baremetalhosts', '-A', '-o', 'json'], { encoding: 'utf8' });
+      assert.deepEqual((JSON.parse(bmh.stdout) as { items: unknown[] }).items, []);
 
       const stopped = await clusterDown(dir);
       assert.deepEqual(stopped.map((r) => r.pid).sort(), records.map((r) => r.pid).sort());
