@@ -25,6 +25,7 @@ import {
   type StorageEvent,
   type WatchCallback,
 } from './interface.ts';
+import { WatcherSet } from './watchers.ts';
 
 export interface EtcdStorageOptions {
   /** Client URLs of the members, e.g. https://10.0.0.1:2379; the client spreads requests and fails over. */
@@ -70,15 +71,6 @@ export function prefixEnd(prefix: Buffer): Buffer {
 
 const num = (s: string | undefined): number => (s ? Number(s) : 0);
 
-interface LocalWatcher {
-  prefix: string;
-  /** Events at or below this revision were delivered already (or predate the watch). */
-  after: number;
-  cb: WatchCallback;
-  /** Replayed events waiting for delivery on the next microtask; null once live. */
-  backlog: StorageEvent[] | null;
-  stopped: boolean;
-}
 
 interface WatchRange {
   key: Buffer;
@@ -230,7 +222,7 @@ export class EtcdStorage implements Storage {
   private historyFloor = 0;
   private hub: ResumableWatch | undefined;
   private hubError: Error | undefined;
-  private readonly watchers = new Set<LocalWatcher>();
+  private readonly watchers = new WatcherSet();
   private readonly replays = new Set<ResumableWatch>();
   private waiters: { rev: number; resolve: () => void }[] = [];
   private compactionTimer: NodeJS.Timeout | undefined;
@@ -411,23 +403,12 @@ export class EtcdStorage implements Storage {
     if (this.lost) throw this.lost;
     if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
     if (fromRevision < this.historyFloor) return this.watchFromEtcd(prefix, fromRevision, cb);
-    const w: LocalWatcher = { prefix, after: Math.max(fromRevision, this.delivered), cb, backlog: null, stopped: false };
-    if (fromRevision < this.delivered) {
-      // Replay from the hub's history on the next microtask, so the caller holds the stop function first;
-      // live events meanwhile queue behind the replay.
-      w.backlog = this.history.filter((e) => e.kv.modRevision > fromRevision && e.kv.key.startsWith(prefix));
-      queueMicrotask(() => {
-        const backlog = w.backlog ?? [];
-        w.backlog = null;
-        if (!w.stopped && backlog.length) this.deliver(w, backlog);
-      });
-    }
-    this.watchers.add(w);
-    return () => {
-      w.stopped = true;
-      this.watchers.delete(w);
-    };
+    if (fromRevision >= this.delivered) return this.watchers.add(prefix, fromRevision, cb);
+    // Replay from the hub's history; live events meanwhile queue behind the replay.
+    const replay = this.history.filter((e) => e.kv.modRevision > fromRevision && e.kv.key.startsWith(prefix));
+    return this.watchers.add(prefix, this.delivered, cb, replay);
   }
+
 
   async compact(revision: number): Promise<void> {
     if (revision <= this.compacted) return;
@@ -544,12 +525,7 @@ export class EtcdStorage implements Storage {
     const upTo = last ? num(last.kv.mod_revision) : header;
     if (events.length) {
       this.remember(events);
-      for (const w of this.watchers) {
-        const mine = events.filter((e) => e.kv.modRevision > w.after && e.kv.key.startsWith(w.prefix));
-        if (!mine.length) continue;
-        if (w.backlog) w.backlog.push(...mine);
-        else this.deliver(w, mine);
-      }
+      this.watchers.publish(events);
     }
     if (upTo > this.delivered) this.delivered = upTo;
     if (this.waiters.length) {
@@ -581,16 +557,6 @@ export class EtcdStorage implements Storage {
       const drop = this.history.length - this.historySize;
       this.historyFloor = this.history[drop - 1].kv.modRevision;
       this.history = this.history.slice(drop);
-    }
-  }
-
-  private deliver(w: LocalWatcher, events: StorageEvent[]): void {
-    w.after = events[events.length - 1].kv.modRevision;
-    try {
-      w.cb(events);
-    } catch (err) {
-      // One faulty consumer must not break delivery to the others.
-      process.emitWarning(`storage watch callback threw: ${(err as Error).message}`);
     }
   }
 

@@ -26,6 +26,7 @@ import {
   type StorageEvent,
   type WatchCallback,
 } from './interface.ts';
+import { WatcherSet } from './watchers.ts';
 
 export interface SqliteOptions {
   /** Compact periodically; 0 or absent disables it. The server passes 5 minutes. */
@@ -86,15 +87,6 @@ interface Group {
   rev: number;
 }
 
-interface Watcher {
-  prefix: string;
-  /** Events at or below this revision were already delivered (or predate the watch). */
-  after: number;
-  cb: WatchCallback;
-  /** Replayed events not yet delivered; null once the watcher is live. */
-  backlog: StorageEvent[] | null;
-  stopped: boolean;
-}
 
 const toKeyValue = (r: Row): KeyValue => ({
   key: r.key,
@@ -117,7 +109,7 @@ export class SqliteStorage implements Storage {
   private readonly counters: SqliteStats = { commits: 0, writes: 0, failedCommits: 0, syncs: 0, failedSyncs: 0 };
   private queue: PendingWrite[] = [];
   private flushScheduled: NodeJS.Immediate | undefined;
-  private readonly watchers = new Set<Watcher>();
+  private readonly watchers = new WatcherSet();
   private compactionTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
@@ -265,23 +257,9 @@ export class SqliteStorage implements Storage {
   watch(prefix: string, fromRevision: number, cb: WatchCallback): () => void {
     this.assertOpen();
     if (fromRevision < this.compacted) throw new CompactedError(fromRevision, this.compacted);
-    const w: Watcher = { prefix, after: fromRevision, cb, backlog: null, stopped: false };
-    if (fromRevision < this.durable) {
-      // Read the replay now, while it is certainly not compacted; deliver it on the next microtask so the
-      // caller holds the stop function first. Publications in between append to the backlog, keeping order.
-      w.backlog = this.eventsSince(prefix, fromRevision, this.durable);
-      w.after = this.durable;
-      queueMicrotask(() => {
-        const backlog = w.backlog ?? [];
-        w.backlog = null;
-        if (!w.stopped && backlog.length) this.deliver(w, backlog);
-      });
-    }
-    this.watchers.add(w);
-    return () => {
-      w.stopped = true;
-      this.watchers.delete(w);
-    };
+    if (fromRevision >= this.durable) return this.watchers.add(prefix, fromRevision, cb);
+    // Read the replay now, while it is certainly not compacted; publications meanwhile queue behind it.
+    return this.watchers.add(prefix, this.durable, cb, this.eventsSince(prefix, fromRevision, this.durable));
   }
 
   async compact(revision: number): Promise<void> {
@@ -555,21 +533,6 @@ export class SqliteStorage implements Storage {
   }
 
   private notify(events: StorageEvent[]): void {
-    for (const w of this.watchers) {
-      const mine = events.filter((e) => e.kv.modRevision > w.after && e.kv.key.startsWith(w.prefix));
-      if (!mine.length) continue;
-      if (w.backlog) w.backlog.push(...mine);
-      else this.deliver(w, mine);
-    }
-  }
-
-  private deliver(w: Watcher, events: StorageEvent[]): void {
-    w.after = events[events.length - 1].kv.modRevision;
-    try {
-      w.cb(events);
-    } catch (err) {
-      // One faulty consumer must not break the commit path of every writer.
-      process.emitWarning(`storage watch callback threw: ${(err as Error).message}`);
-    }
+    this.watchers.publish(events);
   }
 }

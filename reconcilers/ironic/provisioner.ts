@@ -1,7 +1,9 @@
 // The Provisioner on Ironic's REST API, state by state as BMO's pkg/provisioner/ironic does it (bmo.md §3).
 // Every method reads the node, does at most one step towards the outcome asked for, and answers whether to
 // call again. Ironic does the long work (cleaning, deploying) in its conductor; we only poll.
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { settingAttributeTypes } from '../../api/kinds/firmwareschema.ts';
 import type { Image } from '../../api/kinds/common.ts';
 import type { CustomDeploy } from '../../api/kinds/baremetalhost.ts';
 import {
@@ -29,6 +31,7 @@ import { buildConfigDrive } from './configdrive.ts';
 import { fakeHardwareDetails, hardwareDetails } from './inventory.ts';
 import { planRAID, type CleanStep } from './raid.ts';
 import { rootDeviceHints } from './roothints.ts';
+import { NodeCache } from './nodecache.ts';
 import { IronicError, type IronicClientAPI, type IronicNode, type JSONPatchOp } from './types.ts';
 import { NodeUpdater } from './updater.ts';
 
@@ -46,8 +49,10 @@ export interface IronicProvisionerConfig {
   provisioningNetworkDisabled?: boolean;
   /** Requeue delays before jitter: short for quick steps (manage, power), long for cleaning and deploying. */
   pollIntervalMs?: { short?: number; long?: number };
-  /** How long a read node is reused, so one reconcile's several calls cost one GET (default 1 s). */
+  /** How long a read node is reused, so one reconcile's several calls cost one GET (default 1 s; 0: no cache, no list polling). */
   nodeCacheMs?: number;
+  /** While hosts wait on Ironic, one node list per this interval serves their state reads (default 1 s). */
+  nodePollIntervalMs?: number;
   /** How long a successful readiness check holds (default 5 s, BMO's client cache). */
   readyCacheMs?: number;
   /** How long the capacity check's node list is reused (default 1 s). */
@@ -187,8 +192,11 @@ export class IronicProvisioner implements Provisioner {
   private readonly nodeCacheMs: number;
   private readonly limit: number;
   private readyUntil = 0;
-  private readonly nodes = new Map<string, { node: IronicNode; at: number }>();
-  private readonly uuidByName = new Map<string, string>();
+  private readonly cache: NodeCache;
+  /** What each node was last registered with (a digest): a node read from the list needs no re-check then. */
+  private readonly registered = new Map<string, string>();
+  /** Nodes whose boot and deploy interfaces validated, by what was validated: a retried deploy asks once. */
+  private readonly validated = new Map<string, string>();
   /** MACs known to have ports, per node: spares a port listing on every registration check. */
   private readonly knownPorts = new Map<string, Set<string>>();
   private capacityList?: { at: number; nodes: Promise<IronicNode[]> };
@@ -200,6 +208,23 @@ export class IronicProvisioner implements Provisioner {
     this.longMs = config.pollIntervalMs?.long ?? 10_000;
     this.nodeCacheMs = config.nodeCacheMs ?? 1000;
     this.limit = config.provisioningLimit ?? 20;
+    this.cache = new NodeCache(client, {
+      pollIntervalMs: config.nodePollIntervalMs ?? 1000,
+      maxAgeMs: this.nodeCacheMs,
+      // A host is requeued within the long delay while it waits; a little more keeps it watched in between.
+      watchMs: 2 * this.longMs + 1000,
+      extraFields: () => (this.client.atLeast(V.disablePowerOff) ? ['disable_power_off'] : []),
+    });
+  }
+
+  /** Stops the node poller (shutdown and tests). */
+  close(): void {
+    this.cache.stop();
+  }
+
+  /** List polls sent so far (benchmarks). */
+  get nodeListPolls(): number {
+    return this.cache.polls;
   }
 
   private short(): number {
@@ -247,6 +272,11 @@ export class IronicProvisioner implements Provisioner {
     try {
       await this.ensureNegotiated();
       const result = await step();
+      // Waiting on Ironic: the shared poller reads this node's state from now on.
+      if (result.dirty) {
+        const uuid = this.cache.uuidOf(nodeName(host)) ?? host.provisionerID;
+        if (uuid) this.cache.watch(uuid);
+      }
       // Ironic just answered: that holds as readiness, so a fleet polling power in the steady state does not
       // also pay GET / and GET /v1/drivers every few seconds (bench/provision's one request per host per minute).
       this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.readyCacheMs ?? 5000));
@@ -269,40 +299,51 @@ export class IronicProvisioner implements Provisioner {
     }
   }
 
-  // ---- node lookup, with a short-lived cache ----
+  // ---- node lookup, through the node cache ----
 
   private remember(node: IronicNode): IronicNode {
-    this.nodes.set(node.uuid, { node, at: Date.now() });
-    if (node.name) this.uuidByName.set(node.name, node.uuid);
-    return node;
+    return this.cache.put(node);
   }
 
   /** The next read goes to Ironic: called after every change of state we asked for. */
   private invalidate(uuid: string): void {
-    this.nodes.delete(uuid);
+    this.cache.invalidate(uuid);
   }
 
   private forgetNode(node: IronicNode): void {
-    this.nodes.delete(node.uuid);
+    this.cache.forget(node.uuid, node.name ?? undefined);
     this.knownPorts.delete(node.uuid);
-    if (node.name && this.uuidByName.get(node.name) === node.uuid) this.uuidByName.delete(node.name);
+    this.registered.delete(node.uuid);
+    this.validated.delete(node.uuid);
   }
 
   private forgetHost(host: HostData): void {
-    const uuid = this.uuidByName.get(nodeName(host));
-    for (const id of [host.provisionerID, uuid]) if (id) this.nodes.delete(id);
-    this.uuidByName.delete(nodeName(host));
+    const uuid = this.cache.uuidOf(nodeName(host));
+    for (const id of new Set([host.provisionerID, uuid])) {
+      if (!id) continue;
+      this.cache.forget(id, nodeName(host));
+      this.registered.delete(id);
+      this.validated.delete(id);
+    }
+    this.cache.forget(undefined, nodeName(host));
   }
 
-  private async getNode(ident: string): Promise<IronicNode | undefined> {
-    const key = this.uuidByName.get(ident) ?? ident;
-    const hit = this.nodes.get(key);
-    if (hit && Date.now() - hit.at < this.nodeCacheMs) return hit.node;
+  /** A node, from the cache when fresh; `complete` wants every field, not only the polled state ones. */
+  private async getNode(ident: string, complete = false): Promise<IronicNode | undefined> {
+    const hit = this.cache.get(ident, complete);
+    if (hit) return hit;
     const node = await this.client.getNode(ident);
     if (node) return this.remember(node);
-    this.nodes.delete(key);
-    if (this.uuidByName.get(ident) !== undefined) this.uuidByName.delete(ident);
+    this.cache.forget(this.cache.uuidOf(ident) ?? ident, ident);
     return undefined;
+  }
+
+  /** The whole node, reading it again if it came from the state-only list. */
+  private async complete(node: IronicNode): Promise<IronicNode> {
+    if (!this.cache.isPartial(node)) return node;
+    const full = await this.getNode(node.uuid, true);
+    if (!full) throw new IronicError(404, `Node ${node.uuid} could not be found.`);
+    return full;
   }
 
   /** By the stored provisioner ID, then by BMO's node name. */
@@ -432,6 +473,22 @@ export class IronicProvisioner implements Provisioner {
     return u.ops;
   }
 
+  /** Everything registrationOps brings the node to, credentials included, as a digest kept only in memory. */
+  private registrationDigest(host: HostData): string {
+    const interfaces = interfaceFields.map(([field, key]) => [field, host.bmc[key] ?? null]);
+    const wanted = {
+      name: nodeName(host),
+      driver: host.bmc.driver,
+      interfaces,
+      driverInfo: this.driverInfo(host),
+      disablePowerOff: host.disablePowerOff,
+      arch: host.architecture ?? null,
+      bootMode: host.bootMode,
+      cleaning: host.automatedCleaningMode,
+    };
+    return createHash('sha256').update(JSON.stringify(wanted)).digest('base64');
+  }
+
   /** A node that already owns the boot MAC: ours to take if it has no name, a conflict if it has another. */
   private async nodeByMAC(host: HostData): Promise<{ node?: IronicNode; conflict?: string }> {
     const mac = host.bootMACAddress?.toLowerCase();
@@ -486,10 +543,16 @@ export class IronicProvisioner implements Provisioner {
         if (claimed.conflict) return failed(claimed.conflict);
         node = claimed.node;
       }
+      const digest = this.registrationDigest(host);
       if (!node) {
         node = this.remember(await this.client.createNode(this.createBody(host)));
-      } else {
+        this.registered.set(node.uuid, digest);
+      } else if (!(this.cache.isPartial(node) && !opts.credentialsChanged && this.registered.get(node.uuid) === digest)) {
+        // A complete node costs nothing to compare; a polled one is read in full only when the host changed.
+        node = await this.complete(node);
         node = await this.patch(node, this.registrationOps(node, host, opts.credentialsChanged));
+        if (!transientStates.has(node.provision_state ?? '')) this.registered.set(node.uuid, digest);
+        else this.registered.delete(node.uuid);
       }
 
       const portConflict = await this.ensurePorts(node, host, opts.nicMACs);
@@ -515,7 +578,8 @@ export class IronicProvisioner implements Provisioner {
 
   // ---- inspect (bmo.md §3.6) ----
 
-  private async startInspection(node: IronicNode, host: HostData): Promise<InspectResult> {
+  private async startInspection(polled: IronicNode, host: HostData): Promise<InspectResult> {
+    const node = await this.complete(polled);
     const u = new NodeUpdater(node);
     u.set('properties', 'capabilities', bootModeCapabilities(node.properties?.capabilities, host.bootMode));
     if (host.architecture) u.set('properties', 'cpu_arch', host.architecture);
@@ -548,10 +612,11 @@ export class IronicProvisioner implements Provisioner {
         }
         case S.manageable: {
           if (opts.refresh) return this.startInspection(node, host);
-          const data = await this.client.getInventory(node.uuid);
+          // Ironic's fake inspect interface completes without an agent and stores no inventory: asking for
+          // one is a sure 404, and once it has run, the details are made up from the node, the same every time.
+          const fakeInspection = node.driver === FAKE_DRIVER && (node.inspect_interface ?? 'fake') === 'fake';
+          const data = fakeInspection ? undefined : await this.client.getInventory(node.uuid);
           if (data) return { ...done(), started: false, details: hardwareDetails(data) };
-          // Ironic's fake inspect interface completes without an agent and stores no inventory: once it
-          // has run, the details are made up from the node, the same ones every time.
           if (isFakeNode(node, host) && node.inspection_finished_at) {
             const details = fakeHardwareDetails(node.name ?? nodeName(host), {
               bootMAC: host.bootMACAddress,
@@ -651,7 +716,22 @@ export class IronicProvisioner implements Provisioner {
     );
   }
 
-  private async startDeploy(node: IronicNode, host: HostData, data: ProvisionData): Promise<Result> {
+  /** Boot and deploy validation, asked again only when something it depends on changed. */
+  private async validationProblems(node: IronicNode): Promise<string[]> {
+    const key = createHash('sha256')
+      .update(JSON.stringify([node.driver, node.boot_interface, node.deploy_interface, node.driver_info, node.instance_info, node.properties]))
+      .digest('base64');
+    if (this.validated.get(node.uuid) === key) return [];
+    const validation = await this.client.validateNode(node.uuid);
+    const problems = ['boot', 'deploy']
+      .filter((iface) => validation[iface]?.result === false)
+      .map((iface) => `${iface}: ${validation[iface]?.reason ?? 'invalid'}`);
+    if (problems.length === 0) this.validated.set(node.uuid, key);
+    return problems;
+  }
+
+  private async startDeploy(polled: IronicNode, host: HostData, data: ProvisionData): Promise<Result> {
+    const node = await this.complete(polled);
     const fake = isFakeNode(node, host);
     const liveISO = data.image?.format === 'live-iso';
     const u = new NodeUpdater(node);
@@ -675,10 +755,7 @@ export class IronicProvisioner implements Provisioner {
     u.set('driver_info', 'force_persistent_boot_device', 'Default');
     const patched = await this.patch(node, u.ops);
 
-    const validation = await this.client.validateNode(patched.uuid);
-    const problems = ['boot', 'deploy']
-      .filter((iface) => validation[iface]?.result === false)
-      .map((iface) => `${iface}: ${validation[iface]?.reason ?? 'invalid'}`);
+    const problems = await this.validationProblems(patched);
     if (problems.length > 0) return failed(scrub(`host validation error: ${problems.join('; ')}`, host));
 
     const extra: Record<string, unknown> = {};
@@ -702,7 +779,7 @@ export class IronicProvisioner implements Provisioner {
           return this.startDeploy(node, host, data);
         case S.deployFailed:
           // A failure of this very image ends the attempt; a new image is a new attempt.
-          if (this.sameImage(node, data) && node.last_error) {
+          if (node.last_error && this.sameImage(await this.complete(node), data)) {
             return failed(scrub(`Image provisioning failed (${describeImage(data.image)}): ${node.last_error}`, host));
           }
           return this.startDeploy(node, host, data);
@@ -759,12 +836,13 @@ export class IronicProvisioner implements Provisioner {
     opts: AdoptOptions,
   ): Promise<Result> {
     return this.guard<Result>(host, {}, async () => {
-      const node = await this.requireNode(host);
+      let node = await this.requireNode(host);
       switch (node.provision_state) {
         case S.enroll:
         case S.verifying:
           throw new Error(`Ironic node ${node.uuid} is in state ${node.provision_state}, which cannot be adopted yet`);
         case S.manageable: {
+          node = await this.complete(node);
           const info = node.instance_info ?? {};
           const hasImage = info.image_source !== undefined || info.boot_iso !== undefined;
           if (opts.deprovisioning && !hasImage && !opts.image) return done();
@@ -968,7 +1046,10 @@ function customDeployStep(deploy: CustomDeploy): Record<string, unknown> {
 
 function schemaEntry(e: Record<string, unknown>): FirmwareSchemaEntry {
   const entry: FirmwareSchemaEntry = {};
-  if (typeof e.attribute_type === 'string') entry.attribute_type = e.attribute_type;
+  // FirmwareSchema's enum is what BMO's CRD allows; a type outside it is dropped (the setting then counts as untyped).
+  if (typeof e.attribute_type === 'string' && (settingAttributeTypes as readonly string[]).includes(e.attribute_type)) {
+    entry.attribute_type = e.attribute_type as FirmwareSchemaEntry['attribute_type'];
+  }
   if (Array.isArray(e.allowable_values)) entry.allowable_values = e.allowable_values.map(String);
   for (const k of ['lower_bound', 'upper_bound', 'min_length', 'max_length'] as const) {
     if (typeof e[k] === 'number') entry[k] = e[k];

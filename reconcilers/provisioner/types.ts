@@ -5,6 +5,7 @@
 import type { BMCAccessDetails } from '../../api/bmc.ts';
 import type { HardwareDetails, Image } from '../../api/kinds/common.ts';
 import type { BootMode, CustomDeploy, RAIDConfig, RootDeviceHints } from '../../api/kinds/baremetalhost.ts';
+import type { SettingSchema } from '../../api/kinds/firmwareschema.ts';
 
 /** What one call achieved. */
 export interface Result {
@@ -108,16 +109,8 @@ export interface FirmwareSetting {
   value: string;
 }
 
-export interface FirmwareSchemaEntry {
-  attribute_type?: string;
-  allowable_values?: string[];
-  lower_bound?: number;
-  upper_bound?: number;
-  min_length?: number;
-  max_length?: number;
-  read_only?: boolean;
-  unique?: boolean;
-}
+/** One BIOS setting's schema, as Ironic reports it and FirmwareSchema stores it. */
+export type FirmwareSchemaEntry = SettingSchema;
 
 export interface Provisioner {
   /** Create or update the host's record (Ironic node), validate the BMC and bring it to a manageable state. */

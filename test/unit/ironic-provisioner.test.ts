@@ -2,6 +2,7 @@
 // branch of bmo.md §3 is reachable without a conductor.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBMCAddress } from '../../api/bmc.ts';
 import { IronicProvisioner, nodeName } from '../../reconcilers/ironic/provisioner.ts';
 import { IronicError, type IronicClientAPI, type IronicNode, type IronicPort, type JSONPatchOp } from '../../reconcilers/ironic/types.ts';
@@ -520,10 +521,22 @@ describe('IronicProvisioner.inspectHardware', () => {
     const waiting = await prov.inspectHardware(h, { refresh: false, restartOnFailure: false, forceReboot: false });
     assert.deepEqual([waiting.dirty, waiting.started], [true, false]);
     ironic.finish();
+    // A node whose inspect interface stores an inventory (the agent's): its details are read.
+    ironic.node(h.provisionerID).inspect_interface = 'agent';
     ironic.inventories.set(h.provisionerID, { inventory: sampleInventory, plugin_data: {} });
     const complete = await prov.inspectHardware(h, { refresh: false, restartOnFailure: false, forceReboot: false });
     assert.equal(complete.dirty, false);
     assert.equal(complete.details?.cpu?.model, 'Intel Xeon');
+  });
+
+  it('never asks for the inventory of a node inspected by the fake interface', async () => {
+    const { prov, ironic } = setup();
+    const h = await registered(prov);
+    await prov.inspectHardware(h, { refresh: false, restartOnFailure: false, forceReboot: false });
+    const r = await prov.inspectHardware(h, { refresh: false, restartOnFailure: false, forceReboot: false });
+    assert.equal(r.dirty, false);
+    assert.ok(r.details?.cpu);
+    assert.equal(ironic.callsOf('getInventory').length, 0);
   });
 
   it('makes up deterministic details for fake-hardware nodes whose inspection stored nothing', async () => {
@@ -1024,5 +1037,88 @@ describe('IronicProvisioner.getFirmwareSettings while Ironic is busy', () => {
     const h = await registered(prov);
     ironic.failNext.set('getNode', new IronicError(409, 'Node is locked'));
     await assert.rejects(prov.getFirmwareSettings(h, false), /busy/);
+  });
+});
+
+describe('IronicProvisioner with the node cache and its poller', () => {
+  const opts = { refresh: false, restartOnFailure: false, forceReboot: false };
+  const many = (prov: IronicProvisioner) =>
+    Promise.all(
+      ['a', 'b', 'c'].map((n, i) => registered(prov, host({ name: n, uid: `uid-${n}`, bootMACAddress: `00:11:22:33:44:0${i}` }, `fake://${n}`))),
+    );
+
+  it('serves hosts waiting on Ironic from one node list instead of a GET each', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 20 });
+    try {
+      const hosts = await many(prov);
+      ironic.hold = true;
+      for (const h of hosts) assert.equal((await prov.inspectHardware(h, { ...opts, refresh: true })).started, true);
+      await sleep(60);
+      const gets = ironic.callsOf('getNode').length;
+      const lists = ironic.callsOf('listNodes').length;
+      assert.ok(lists >= 1, 'the waiting nodes are polled by list');
+      for (let round = 0; round < 3; round++) {
+        for (const h of hosts) {
+          const r = await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
+          assert.equal(r.errorMessage, undefined);
+          assert.equal((await prov.inspectHardware(h, opts)).dirty, true);
+        }
+      }
+      assert.equal(ironic.callsOf('getNode').length, gets, 'no single-node GET while the list is fresh');
+      assert.equal(ironic.callsOf('patchNode').length, 0);
+      ironic.finish();
+      await sleep(60);
+      for (const h of hosts) assert.equal((await prov.inspectHardware(h, opts)).dirty, false);
+    } finally {
+      prov.close();
+    }
+  });
+
+  it('reads a polled node in full and patches it when the host changed', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 20 });
+    try {
+      const [h] = await many(prov);
+      ironic.hold = true;
+      await prov.inspectHardware(h, { ...opts, refresh: true });
+      await sleep(60);
+      const gets = ironic.callsOf('getNode').length;
+      const r = await prov.register({ ...h, architecture: 'aarch64' }, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(r.errorMessage, undefined);
+      assert.equal(ironic.callsOf('getNode').length, gets + 1, 'one complete read');
+      // Inspecting: the properties wait, but the registration is compared against the complete node.
+      assert.equal(ironic.node(h.provisionerID).name, 'ns~a');
+    } finally {
+      prov.close();
+    }
+  });
+
+  it('stops polling once nothing waits, and reads steady hosts with one GET each', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 50, nodePollIntervalMs: 10, pollIntervalMs: { short: 5, long: 5 } });
+    try {
+      const hosts = await many(prov);
+      await sleep(100);
+      const lists = ironic.callsOf('listNodes').length;
+      await sleep(100);
+      assert.equal(ironic.callsOf('listNodes').length, lists, 'no list polls in the steady state');
+      const gets = ironic.callsOf('getNode').length;
+      for (const h of hosts) await prov.updateHardwareState(h);
+      assert.equal(ironic.callsOf('getNode').length, gets + hosts.length);
+    } finally {
+      prov.close();
+    }
+  });
+
+  it('validates a deployment once while nothing it depends on changes', async () => {
+    const { prov, ironic } = setup();
+    const h = await registered(prov);
+    const node = ironic.node(h.provisionerID);
+    node.provision_state = 'available';
+    const data = { image: { url: 'http://x/img', checksum: 'abc', checksumType: 'md5' as const, format: 'qcow2' as const }, bootMode: 'UEFI' as const };
+    ironic.failNext.set('setProvisionState', new IronicError(409, 'Node is locked by host conductor'));
+    assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, true, 'NodeLocked: try again');
+    assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, true, 'deploying');
+    assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, false);
+    assert.equal(ironic.callsOf('setProvisionState').filter((c) => c.args[1] === 'active').length, 2);
+    assert.equal(ironic.callsOf('validateNode').length, 1);
   });
 });

@@ -1,0 +1,198 @@
+// What the provisioner knows of Ironic's nodes, and the one poller that keeps it current while hosts wait.
+// A host waiting on Ironic (cleaning, deploying, a power change) used to cost one GET /v1/nodes/{id} per
+// reconcile; with many hosts in flight Ironic spends more CPU answering those than doing the work. Instead,
+// while any node is watched, one list of every node's state fields per interval refreshes this cache, and
+// per-host reads are served from it. Nothing watched: no polling, reads go to Ironic as before.
+import type { IronicClientAPI, IronicNode } from './types.ts';
+
+/** Fields of a node that the state checks read; the list asks for these only (microversion 1.82 has them all). */
+export const stateFields = [
+  'uuid',
+  'name',
+  'driver',
+  'provision_state',
+  'target_provision_state',
+  'power_state',
+  'target_power_state',
+  'last_error',
+  'maintenance',
+  'fault',
+  'reservation',
+  'instance_uuid',
+  'automated_clean',
+  'inspection_finished_at',
+  'boot_interface',
+  'deploy_interface',
+  'raid_interface',
+  'inspect_interface',
+] as const;
+
+export interface NodeCacheOptions {
+  /** Gap between two list polls while something is watched (default 1 s). */
+  pollIntervalMs?: number;
+  /** How long a read node serves later reads (default: the poll interval; 0 turns caching and polling off). */
+  maxAgeMs?: number;
+  /** How long a node stays watched after the last watch() (default 30 s). */
+  watchMs?: number;
+  /** Extra fields for the list, by negotiated microversion (e.g. disable_power_off from 1.95). */
+  extraFields?: () => string[];
+  /** Poll failures (Ironic down): reads fall back to single GETs, which report the failure. */
+  onError?: (e: unknown) => void;
+  now?: () => number;
+}
+
+interface Entry {
+  node: IronicNode;
+  at: number;
+  /** From the list: only the state fields are there. */
+  partial: boolean;
+}
+
+export class NodeCache {
+  readonly pollIntervalMs: number;
+  readonly maxAgeMs: number;
+  private readonly watchMs: number;
+  private readonly client: IronicClientAPI;
+  private readonly opts: NodeCacheOptions;
+  private readonly now: () => number;
+  private readonly entries = new Map<string, Entry>();
+  private readonly uuidByName = new Map<string, string>();
+  /** When each node was last changed by us: a list sent before then may show the state it replaced. */
+  private readonly changedAt = new Map<string, number>();
+  private readonly watched = new Map<string, number>();
+  private readonly partial = new WeakSet<IronicNode>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private lastList?: { at: number; nodes: IronicNode[] };
+  /** List polls sent (tests and benchmarks). */
+  polls = 0;
+
+  constructor(client: IronicClientAPI, opts: NodeCacheOptions = {}) {
+    this.client = client;
+    this.opts = opts;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.maxAgeMs = opts.maxAgeMs ?? this.pollIntervalMs;
+    this.watchMs = opts.watchMs ?? 30_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The cached node by UUID or name, if younger than maxAgeMs (and complete, when asked). */
+  get(ident: string, complete: boolean): IronicNode | undefined {
+    const e = this.entries.get(this.uuidByName.get(ident) ?? ident);
+    if (!e || this.now() - e.at >= this.maxAgeMs) return undefined;
+    if (complete && e.partial) return undefined;
+    return e.node;
+  }
+
+  /** Whether this node object came from the list and lacks the fields outside stateFields. */
+  isPartial(node: IronicNode): boolean {
+    return this.partial.has(node);
+  }
+
+  uuidOf(name: string): string | undefined {
+    return this.uuidByName.get(name);
+  }
+
+  /** A node Ironic just returned in full (GET, POST, PATCH). */
+  put(node: IronicNode): IronicNode {
+    this.entries.set(node.uuid, { node, at: this.now(), partial: false });
+    if (node.name) this.uuidByName.set(node.name, node.uuid);
+    return node;
+  }
+
+  /** We are changing the node: the next read goes to Ironic, and lists already under way are ignored for it. */
+  invalidate(uuid: string): void {
+    this.entries.delete(uuid);
+    this.changedAt.set(uuid, this.now());
+  }
+
+  /** The node is gone (deleted, or 404). */
+  forget(uuid: string | undefined, name?: string): void {
+    if (uuid) {
+      this.entries.delete(uuid);
+      this.changedAt.delete(uuid);
+      this.watched.delete(uuid);
+    }
+    if (name && (uuid === undefined || this.uuidByName.get(name) === uuid)) this.uuidByName.delete(name);
+    if (uuid) for (const [n, u] of this.uuidByName) if (u === uuid) this.uuidByName.delete(n);
+  }
+
+  /** The node waits on Ironic: keep polling its state for a while. */
+  watch(uuid: string): void {
+    if (this.maxAgeMs <= 0) return;
+    this.watched.set(uuid, this.now() + this.watchMs);
+    this.schedule(0);
+  }
+
+  /** The most recent full list, if younger than maxAge (the capacity check shares it). */
+  recentList(maxAgeMs: number): IronicNode[] | undefined {
+    if (!this.lastList || this.now() - this.lastList.at >= maxAgeMs) return undefined;
+    return this.lastList.nodes;
+  }
+
+  get watching(): number {
+    return this.watched.size;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.watched.clear();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer || this.polling) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, delayMs);
+    // A forgotten poller must not keep a process (or a test) alive.
+    this.timer.unref();
+  }
+
+  private pruneWatched(): void {
+    const now = this.now();
+    for (const [uuid, until] of this.watched) if (until <= now) this.watched.delete(uuid);
+  }
+
+  /** One list of every node; then the next, one interval after this one started, while anything is watched. */
+  async poll(): Promise<void> {
+    this.pruneWatched();
+    if (this.watched.size === 0 || this.polling) return;
+    this.polling = true;
+    const sent = this.now();
+    try {
+      const fields = [...stateFields, ...(this.opts.extraFields?.() ?? [])];
+      const nodes = await this.client.listNodes(fields);
+      this.polls++;
+      this.apply(nodes, sent);
+    } catch (e) {
+      this.opts.onError?.(e);
+    } finally {
+      this.polling = false;
+    }
+    this.pruneWatched();
+    if (this.watched.size > 0) this.schedule(Math.max(0, sent + this.pollIntervalMs - this.now()));
+  }
+
+  private apply(nodes: IronicNode[], sent: number): void {
+    const at = this.now();
+    const seen = new Set<string>();
+    for (const node of nodes) {
+      seen.add(node.uuid);
+      if ((this.changedAt.get(node.uuid) ?? -Infinity) >= sent) continue;
+      const old = this.entries.get(node.uuid);
+      // A complete read newer than the list's start says more than the list.
+      if (old && !old.partial && old.at >= sent) continue;
+      this.entries.set(node.uuid, { node, at, partial: true });
+      this.partial.add(node);
+      if (node.name) this.uuidByName.set(node.name, node.uuid);
+    }
+    // A node missing from the list is gone, unless it was created or changed while the list was under way.
+    for (const [uuid, e] of this.entries) {
+      if (!seen.has(uuid) && (e.partial || e.at < sent) && (this.changedAt.get(uuid) ?? -Infinity) < sent) this.entries.delete(uuid);
+    }
+    for (const [uuid, t] of this.changedAt) if (t < sent - this.maxAgeMs) this.changedAt.delete(uuid);
+    this.lastList = { at, nodes };
+  }
+}

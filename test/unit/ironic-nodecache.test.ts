@@ -1,0 +1,126 @@
+// The node cache and its shared list poller: list only while something is watched, never let a list that
+// left before our own change overwrite it, and serve state reads but not complete ones from the list.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NodeCache, stateFields } from '../../reconcilers/ironic/nodecache.ts';
+import type { IronicClientAPI, IronicNode } from '../../reconcilers/ironic/types.ts';
+
+/** Only listNodes is used by the cache; the rest of the client is never called. */
+function listingClient(nodes: () => IronicNode[], opts: { delayMs?: number } = {}) {
+  const calls: (string[] | undefined)[] = [];
+  const client = {
+    async listNodes(fields?: string[]) {
+      calls.push(fields);
+      if (opts.delayMs) await sleep(opts.delayMs);
+      return nodes().map((n) => structuredClone(n));
+    },
+  } as unknown as IronicClientAPI;
+  return { client, calls };
+}
+
+const node = (uuid: string, state: string, name?: string): IronicNode => ({ uuid, name, provision_state: state });
+
+describe('NodeCache', () => {
+  it('serves a complete node until it is older than maxAge, and not after', () => {
+    let now = 1000;
+    const { client } = listingClient(() => []);
+    const cache = new NodeCache(client, { maxAgeMs: 500, now: () => now });
+    cache.put(node('u1', 'manageable', 'ns~h1'));
+    assert.equal(cache.get('u1', true)?.provision_state, 'manageable');
+    assert.equal(cache.get('ns~h1', false)?.uuid, 'u1');
+    now += 499;
+    assert.ok(cache.get('u1', true));
+    now += 1;
+    assert.equal(cache.get('u1', true), undefined);
+  });
+
+  it('does not poll while nothing is watched', async () => {
+    const { client, calls } = listingClient(() => [node('u1', 'active')]);
+    const cache = new NodeCache(client, { pollIntervalMs: 10 });
+    await sleep(40);
+    assert.equal(calls.length, 0);
+    cache.stop();
+  });
+
+  it('polls one list per interval while a node is watched, with the state fields, then stops', async () => {
+    const nodes = [node('u1', 'cleaning', 'ns~h1'), node('u2', 'deploying', 'ns~h2')];
+    const { client, calls } = listingClient(() => nodes);
+    const cache = new NodeCache(client, { pollIntervalMs: 20, maxAgeMs: 1000, watchMs: 70 });
+    cache.watch('u1');
+    cache.watch('u2');
+    await sleep(10);
+    assert.equal(calls.length, 1, 'two watched nodes share one list');
+    assert.deepEqual(calls[0]?.slice(0, stateFields.length), [...stateFields]);
+    const polled = cache.get('ns~h2', false);
+    assert.equal(polled?.provision_state, 'deploying');
+    assert.equal(cache.isPartial(polled!), true);
+    assert.equal(cache.get('u2', true), undefined, 'a list read does not stand for a complete node');
+    await sleep(200);
+    const total = calls.length;
+    assert.ok(total >= 3 && total <= 6, `polls while watched: ${total}`);
+    await sleep(60);
+    assert.equal(calls.length, total, 'no polling once the watch expired');
+    cache.stop();
+  });
+
+  it('ignores a list that was sent before our own change of the node', async () => {
+    let state = 'available';
+    const { client } = listingClient(() => [node('u1', state)], { delayMs: 30 });
+    const cache = new NodeCache(client, { pollIntervalMs: 1000, maxAgeMs: 1000 });
+    cache.watch('u1');
+    await sleep(5);
+    // The list is on its way with "available"; we start a deployment meanwhile.
+    cache.invalidate('u1');
+    state = 'deploying';
+    await sleep(50);
+    assert.equal(cache.get('u1', false), undefined, 'the stale state must not be served');
+    await cache.poll();
+    assert.equal(cache.get('u1', false)?.provision_state, 'deploying');
+    cache.stop();
+  });
+
+  it('drops a node missing from the list, so the next read asks Ironic', async () => {
+    let nodes = [node('u1', 'active', 'ns~h1')];
+    const { client } = listingClient(() => nodes);
+    const cache = new NodeCache(client, { pollIntervalMs: 1000, maxAgeMs: 1000 });
+    cache.watch('u1');
+    await cache.poll();
+    assert.ok(cache.get('u1', false));
+    nodes = [];
+    await cache.poll();
+    assert.equal(cache.get('u1', false), undefined);
+    assert.equal(cache.get('ns~h1', false), undefined);
+    cache.stop();
+  });
+
+  it('is off with maxAge 0: no caching, no polling', async () => {
+    const { client, calls } = listingClient(() => [node('u1', 'active')]);
+    const cache = new NodeCache(client, { pollIntervalMs: 5, maxAgeMs: 0 });
+    cache.put(node('u1', 'active'));
+    assert.equal(cache.get('u1', false), undefined);
+    cache.watch('u1');
+    await sleep(20);
+    assert.equal(calls.length, 0);
+  });
+
+  it('keeps polling through a failed list', async () => {
+    let fail = true;
+    const errors: unknown[] = [];
+    const client = {
+      async listNodes() {
+        if (fail) {
+          fail = false;
+          throw new Error('connection refused');
+        }
+        return [node('u1', 'cleaning')];
+      },
+    } as unknown as IronicClientAPI;
+    const cache = new NodeCache(client, { pollIntervalMs: 10, maxAgeMs: 1000, onError: (e) => errors.push(e) });
+    cache.watch('u1');
+    await sleep(40);
+    assert.equal(errors.length, 1);
+    assert.equal(cache.get('u1', false)?.provision_state, 'cleaning');
+    cache.stop();
+  });
+});
