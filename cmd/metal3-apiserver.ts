@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       provisionerLine +
       `  data directory: ${dataDir}\n` +
       (s.webhookURL ? `  AdmissionReview endpoints on ${s.webhookURL}\n` : '') +
-      `  try: kubectl --kubeconfig ${s.kubeconfig} get baremetalhosts -A\n`,
+      (s.kubeconfig ? `  try: kubectl --kubeconfig ${s.kubeconfig} get baremetalhosts -A\n` : ''),
   );
   let stopping = false;
   const shutdown = (signal: string) => {

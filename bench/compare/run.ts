@@ -130,10 +130,13 @@ async function main(): Promise<void> {
     const ii = await crd(cp, plan, backing);
     const iii = await standalone(plan);
     measured = { i, ii, iii };
-  } finally {
+  } catch (e) {
     await cp.stop();
-    rmSync(dir, { recursive: true, force: true });
+    console.error(`logs kept in ${dir}`);
+    throw e;
   }
+  await cp.stop();
+  rmSync(dir, { recursive: true, force: true });
 
   console.log(`\n${'figure'.padEnd(34)}${'(i) ours via kube'.padStart(19)}${'(ii) kube CRD'.padStart(15)}${'(i)/(ii)'.padStart(10)}${'(iii) standalone'.padStart(18)}`);
   const table = rows(plan).map((row) => {
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
     `(RSS: (i) is our server alone; kube-apiserver meanwhile ${show(measured.i.detail.kubeApiserverRssBytes / MB)} MB, ` +
       `${show(measured.ii.detail.kubeApiserverRssBeforeCRDBytes / MB)} MB before the CRD; CPU sums every process serving the request: (i) ours + kube-apiserver + etcd, (ii) kube-apiserver + etcd)`,
   );
+  for (const [k, m] of Object.entries(measured)) if (m.results.errors.length) console.log(`(${k}) failed phases: ${m.results.errors.join('; ')}`);
   console.log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (values.json) {
     writeFileSync(

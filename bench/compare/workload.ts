@@ -50,6 +50,8 @@ export interface Results {
   watchExpected: number;
   /** CPU (ms) of the target's processes per operation, by phase: comparable on a busy machine where wall clock is not. */
   cpuMsPerOp: { create: number; get: number; update: number; listJSON: number; listTable: number; watchWrite: number };
+  /** Phases that failed outright, with why. */
+  errors: string[];
 }
 
 const cpuOf = (pids: number[]) => () => pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
@@ -67,10 +69,28 @@ async function measureUpdates(client: Client, ns: string, hosts: number, rate: n
   return { latencyMs: summarize(latencies), errors, sent: run.started };
 }
 
+const NO_LATENCY: LatencySummary = { count: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+
+/**
+ * Runs one phase; a phase that fails (a target overwhelmed into 503s, say) is reported and leaves its
+ * figures NaN, so the other phases and the other targets are still measured.
+ */
+async function phase<T>(name: string, errors: string[], log: (line: string) => void, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (e) {
+    const message = `${name}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+    errors.push(message);
+    log(`  FAILED ${message}`);
+    return undefined;
+  }
+}
+
 export async function runWorkload(t: Target, plan: Plan, log: (line: string) => void): Promise<Results> {
   const cpu = cpuOf(t.pids);
   const ns = 'bench';
   const watchNs = 'bench-watch';
+  const errors: string[] = [];
   await ensureNamespace(t.client, ns);
   await ensureNamespace(t.client, watchNs);
 
@@ -83,47 +103,44 @@ export async function runWorkload(t: Target, plan: Plan, log: (line: string) => 
   log(`  brought ${ns} to ${plan.hosts} hosts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   c0 = cpu();
-  const gets = await measureGets(t.client, ns, plan.hosts, plan.rate, plan.latencySeconds);
-  const getCpu = (cpu() - c0) / (gets.latencyMs.count + gets.errors);
-  log(`  GET at ${plan.rate}/s: p50 ${gets.latencyMs.p50.toFixed(2)} / p99 ${gets.latencyMs.p99.toFixed(2)} ms, ${gets.errors} errors`);
+  const gets = await phase('GET', errors, log, () => measureGets(t.client, ns, plan.hosts, plan.rate, plan.latencySeconds));
+  const getCpu = gets ? (cpu() - c0) / (gets.latencyMs.count + gets.errors) : NaN;
+  if (gets) log(`  GET at ${plan.rate}/s: p50 ${gets.latencyMs.p50.toFixed(2)} / p99 ${gets.latencyMs.p99.toFixed(2)} ms, ${gets.errors} errors`);
 
   c0 = cpu();
-  const updates = await measureUpdates(t.client, ns, plan.hosts, plan.rate, plan.latencySeconds);
-  const updateCpu = (cpu() - c0) / updates.sent;
-  log(`  update at ${plan.rate}/s: p50 ${updates.latencyMs.p50.toFixed(2)} / p99 ${updates.latencyMs.p99.toFixed(2)} ms, ${updates.errors} errors`);
+  const updates = await phase('update', errors, log, () => measureUpdates(t.client, ns, plan.hosts, plan.rate, plan.latencySeconds));
+  const updateCpu = updates ? (cpu() - c0) / updates.sent : NaN;
+  if (updates) log(`  update at ${plan.rate}/s: p50 ${updates.latencyMs.p50.toFixed(2)} / p99 ${updates.latencyMs.p99.toFixed(2)} ms, ${updates.errors} errors`);
 
   c0 = cpu();
-  const lj = await measureList(t.client, ns, plan.hosts, plan.listRuns);
+  const lj = await phase('LIST JSON', errors, log, () => measureList(t.client, ns, plan.hosts, plan.listRuns));
   const ljCpu = (cpu() - c0) / (plan.listRuns + 1);
   c0 = cpu();
-  const lt = await measureList(t.client, ns, plan.hosts, plan.listRuns, tableAccept);
+  const lt = await phase('LIST Table', errors, log, () => measureList(t.client, ns, plan.hosts, plan.listRuns, tableAccept));
   const ltCpu = (cpu() - c0) / (plan.listRuns + 1);
-  log(`  LIST ${plan.hosts}: JSON ${lj.medianMs.toFixed(0)} ms (${(lj.bytes / 2 ** 20).toFixed(1)} MB), Table ${lt.medianMs.toFixed(0)} ms`);
+  log(`  LIST ${plan.hosts}: JSON ${lj?.medianMs.toFixed(0)} ms (${((lj?.bytes ?? NaN) / 2 ** 20).toFixed(1)} MB), Table ${lt?.medianMs.toFixed(0)} ms`);
 
-  const w = await measureWatch(t.client, t.writer, watchNs, {
-    watchers: plan.watchers,
-    hosts: plan.watchHosts,
-    rate: plan.watchRate,
-    seconds: plan.watchSeconds,
-    serverCpuMs: cpu,
-  });
-  log(`  watch, ${plan.watchers} watchers at ${plan.watchRate} writes/s: ${w.deliveredEvents}/${w.expectedEvents} delivered, p99 ${w.deliveryMs.p99.toFixed(1)} ms`);
+  const w = await phase('watch', errors, log, () =>
+    measureWatch(t.client, t.writer, watchNs, { watchers: plan.watchers, hosts: plan.watchHosts, rate: plan.watchRate, seconds: plan.watchSeconds, serverCpuMs: cpu }),
+  );
+  if (w) log(`  watch, ${plan.watchers} watchers at ${plan.watchRate} writes/s: ${w.deliveredEvents}/${w.expectedEvents} delivered, p99 ${w.deliveryMs.p99.toFixed(1)} ms, ${w.writeErrors} writes failed`);
 
   return {
     createsPerSecond: creates.perSecond,
     createLatencyMs: creates.latencyMs,
-    getMs: gets.latencyMs,
-    getErrors: gets.errors,
-    updateMs: updates.latencyMs,
-    updateErrors: updates.errors,
-    listJSONMs: lj.medianMs,
-    listJSONSamplesMs: lj.samplesMs,
-    listJSONBytes: lj.bytes,
-    listTableMs: lt.medianMs,
-    listTableSamplesMs: lt.samplesMs,
-    watchDeliveryMs: w.deliveryMs,
-    watchDelivered: w.deliveredEvents,
-    watchExpected: w.expectedEvents,
-    cpuMsPerOp: { create: createCpu, get: getCpu, update: updateCpu, listJSON: ljCpu, listTable: ltCpu, watchWrite: w.serverCpuMsPerWrite },
+    getMs: gets?.latencyMs ?? NO_LATENCY,
+    getErrors: gets?.errors ?? NaN,
+    updateMs: updates?.latencyMs ?? NO_LATENCY,
+    updateErrors: updates?.errors ?? NaN,
+    listJSONMs: lj?.medianMs ?? NaN,
+    listJSONSamplesMs: lj?.samplesMs ?? [],
+    listJSONBytes: lj?.bytes ?? NaN,
+    listTableMs: lt?.medianMs ?? NaN,
+    listTableSamplesMs: lt?.samplesMs ?? [],
+    watchDeliveryMs: w?.deliveryMs ?? NO_LATENCY,
+    watchDelivered: w?.deliveredEvents ?? NaN,
+    watchExpected: w?.expectedEvents ?? NaN,
+    cpuMsPerOp: { create: createCpu, get: getCpu, update: updateCpu, listJSON: lj ? ljCpu : NaN, listTable: lt ? ltCpu : NaN, watchWrite: w?.serverCpuMsPerWrite ?? NaN },
+    errors,
   };
 }

@@ -991,6 +991,9 @@ export class IronicProvisioner implements Provisioner {
 
   private busyNodes(): Promise<IronicNode[]> {
     const ttl = this.config.capacityCacheMs ?? 1000;
+    // The poller's list has every node's state: while hosts wait, it answers without another list.
+    const polled = this.cache.recentList(ttl);
+    if (polled) return Promise.resolve(polled);
     if (!this.capacityList || Date.now() - this.capacityList.at >= ttl) {
       const nodes = this.client.listNodes(['uuid', 'name', 'provision_state', 'boot_interface']);
       this.capacityList = { at: Date.now(), nodes };

@@ -1096,7 +1096,8 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     const { prov, ironic } = setup({ nodeCacheMs: 50, nodePollIntervalMs: 10, pollIntervalMs: { short: 5, long: 5 } });
     try {
       const hosts = await many(prov);
-      await sleep(100);
+      // Registration waited on manage: the nodes stay watched for twice the long delay plus a second.
+      await sleep(1100);
       const lists = ironic.callsOf('listNodes').length;
       await sleep(100);
       assert.equal(ironic.callsOf('listNodes').length, lists, 'no list polls in the steady state');
