@@ -89,7 +89,7 @@ export class ClusterClient implements ClusterAPI {
   private once(method: string, path: string, body?: string): Promise<unknown> {
     const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
     const token = typeof this.conn.token === 'function' ? this.conn.token() : this.conn.token;
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    const headers: Record<string, string> = { Accept: 'application/json, application/jwk-set+json', 'User-Agent': this.userAgent };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';

@@ -284,6 +284,7 @@ export class IronicProvisioner implements Provisioner {
     } catch (e) {
       // No answer at all: the next reconcile checks readiness again and waits as BMO does when Ironic is gone.
       if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
+      if (process.env.CC_DEBUG_PATCH && e instanceof IronicError) (await import('node:fs')).appendFileSync('/tmp/cc/errors.log', `${nodeName(host)} ${e.message.slice(0, 300)}\n`);
       if (e instanceof IronicError) {
         if (e.isConflict) return { ...extra, ...inProgress(this.short()) } as R;
         if (e.isUnavailable) return { ...extra, ...inProgress(this.long()) } as R;
@@ -308,6 +309,19 @@ export class IronicProvisioner implements Provisioner {
   /** The next read goes to Ironic: called after every change of state we asked for. */
   private invalidate(uuid: string): void {
     this.cache.invalidate(uuid);
+  }
+
+  /**
+   * A request that changes the node. The cache is invalidated on both sides of it: a node list that Ironic
+   * answered before the change took effect must not be taken for the state after it.
+   */
+  private async changing<T>(uuid: string, call: () => Promise<T>): Promise<T> {
+    this.invalidate(uuid);
+    try {
+      return await call();
+    } finally {
+      this.invalidate(uuid);
+    }
   }
 
   private forgetNode(node: IronicNode): void {
@@ -364,8 +378,9 @@ export class IronicProvisioner implements Provisioner {
 
   private async patch(node: IronicNode, ops: JSONPatchOp[]): Promise<IronicNode> {
     if (ops.length === 0) return node;
-    this.invalidate(node.uuid);
-    return this.remember(await this.client.patchNode(node.uuid, ops));
+    if (process.env.CC_DEBUG_PATCH) (await import('node:fs')).appendFileSync('/tmp/cc/patches.log', `${node.name} ${node.provision_state} ${JSON.stringify(ops.map((o) => [o.op, o.path, /driver_info/.test(o.path) ? '' : o.value]))}\n`);
+    const patched = await this.changing(node.uuid, () => this.client.patchNode(node.uuid, ops));
+    return this.remember(patched);
   }
 
   /**
@@ -379,9 +394,10 @@ export class IronicProvisioner implements Provisioner {
     wait: 'short' | 'long' = 'short',
   ): Promise<{ result: Result; changed: boolean }> {
     if (node.fault) return { result: inProgress(this.long()), changed: false };
-    this.invalidate(node.uuid);
-    if (node.maintenance) await this.client.clearMaintenance(node.uuid);
-    await this.client.setProvisionState(node.uuid, target, extra);
+    await this.changing(node.uuid, async () => {
+      if (node.maintenance) await this.client.clearMaintenance(node.uuid);
+      await this.client.setProvisionState(node.uuid, target, extra);
+    });
     return { result: inProgress(wait === 'short' ? this.short() : this.long()), changed: true };
   }
 
@@ -547,10 +563,13 @@ export class IronicProvisioner implements Provisioner {
       if (!node) {
         node = this.remember(await this.client.createNode(this.createBody(host)));
         this.registered.set(node.uuid, digest);
-      } else if (!(this.cache.isPartial(node) && !opts.credentialsChanged && this.registered.get(node.uuid) === digest)) {
+      } else if (!(this.cache.isPartial(node) && this.registered.get(node.uuid) === digest)) {
         // A complete node costs nothing to compare; a polled one is read in full only when the host changed.
         node = await this.complete(node);
-        node = await this.patch(node, this.registrationOps(node, host, opts.credentialsChanged));
+        // Credentials "changed" until the host records them as good, which is after registration completes;
+        // the node already carrying exactly these (as we wrote them) needs no new driver_info meanwhile.
+        const rewrite = opts.credentialsChanged && this.registered.get(node.uuid) !== digest;
+        node = await this.patch(node, this.registrationOps(node, host, rewrite));
         if (!transientStates.has(node.provision_state ?? '')) this.registered.set(node.uuid, digest);
         else this.registered.delete(node.uuid);
       }
@@ -686,7 +705,8 @@ export class IronicProvisioner implements Provisioner {
           if (!changes) return notStarted(done());
           let current = node;
           if (raid.raidInterface) current = await this.patch(current, new NodeUpdater(current).setTopLevel('raid_interface', raid.raidInterface).ops);
-          if (raid.logicalDisks) await this.client.setRAIDConfig(current.uuid, raid.logicalDisks);
+          const disks = raid.logicalDisks;
+          if (disks) await this.changing(current.uuid, () => this.client.setRAIDConfig(current.uuid, disks));
           if (steps.length === 0) return notStarted(done());
           const { result, changed } = await this.changeState(current, 'clean', { clean_steps: steps }, 'long');
           return { ...result, started: changed };
@@ -862,8 +882,7 @@ export class IronicProvisioner implements Provisioner {
         case S.active:
           // Maintenance someone set by hand (not Ironic reacting to a fault) is lifted, as BMO does.
           if (node.maintenance && !node.fault) {
-            this.invalidate(node.uuid);
-            await this.client.clearMaintenance(node.uuid);
+            await this.changing(node.uuid, () => this.client.clearMaintenance(node.uuid));
           }
           return done();
         default:
@@ -882,8 +901,7 @@ export class IronicProvisioner implements Provisioner {
       // Ironic refuses power changes while a provision-state change is under way.
       if (node.target_provision_state) return inProgress(this.short());
       if (node.last_error && !opts.force) return failed(scrub(node.last_error, host));
-      this.invalidate(node.uuid);
-      await this.client.setPowerState(node.uuid, POWER_ON);
+      await this.changing(node.uuid, () => this.client.setPowerState(node.uuid, POWER_ON));
       return inProgress(this.short());
     });
   }
@@ -918,18 +936,19 @@ export class IronicProvisioner implements Provisioner {
       if (node.last_error && !/aborted/i.test(node.last_error) && !opts.force) return failed(scrub(node.last_error, host));
       // A node that must never be powered off gets a reboot instead, which is the whole operation.
       const noPowerOff = node.disable_power_off === true;
-      this.invalidate(node.uuid);
-      if (opts.mode === 'soft') {
-        try {
-          await this.client.setPowerState(node.uuid, noPowerOff ? 'soft rebooting' : SOFT_POWER_OFF, SOFT_POWER_OFF_TIMEOUT_S);
-          return noPowerOff ? done() : inProgress(this.short());
-        } catch (e) {
-          // 400: the power interface has no soft power off; fall through to a hard one.
-          if (!(e instanceof IronicError) || e.status !== 400) throw e;
+      return this.changing(node.uuid, async () => {
+        if (opts.mode === 'soft') {
+          try {
+            await this.client.setPowerState(node.uuid, noPowerOff ? 'soft rebooting' : SOFT_POWER_OFF, SOFT_POWER_OFF_TIMEOUT_S);
+            return noPowerOff ? done() : inProgress(this.short());
+          } catch (e) {
+            // 400: the power interface has no soft power off; fall through to a hard one.
+            if (!(e instanceof IronicError) || e.status !== 400) throw e;
+          }
         }
-      }
-      await this.client.setPowerState(node.uuid, noPowerOff ? 'rebooting' : POWER_OFF);
-      return noPowerOff ? done() : inProgress(this.short());
+        await this.client.setPowerState(node.uuid, noPowerOff ? 'rebooting' : POWER_OFF);
+        return noPowerOff ? done() : inProgress(this.short());
+      });
     });
   }
 
@@ -971,8 +990,7 @@ export class IronicProvisioner implements Provisioner {
         default:
           // Ironic deletes nodes in other states (active, failed) only in maintenance mode.
           if (!node.maintenance) {
-            this.invalidate(node.uuid);
-            await this.client.setMaintenance(node.uuid, FORCED_DELETE_REASON);
+            await this.changing(node.uuid, () => this.client.setMaintenance(node.uuid, FORCED_DELETE_REASON));
           }
           return remove(node);
       }
