@@ -21,6 +21,7 @@ import { clusterConfigSource } from './admission/cluster-source.ts';
 import { policyAdmission } from './admission/policy.ts';
 import { actionSchemas, bareMetalHostActions } from './actions/baremetalhost.ts';
 import { closeGracefully, listen, startAdmissionReviewServer, urlHost } from './serving.ts';
+import type { OverloadOptions } from './overload.ts';
 
 export interface ClusterOptions {
   dataDir: string;
@@ -44,6 +45,7 @@ export interface ClusterOptions {
   retainRevisions?: number;
   enableFakeBMC?: boolean;
   webhookPort?: number;
+  overload?: Partial<OverloadOptions>;
   log?: (message: string) => void;
 }
 
@@ -97,6 +99,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     authenticate: chain(authn, authz),
     namespaceExists: (ns) => source.namespaceExists(ns),
     serverAddress: () => `${urlHost(opts.bindAddress)}:${port}`,
+    overload: opts.overload,
   });
   await server.start();
 

@@ -23,6 +23,8 @@ import { healthRouter, pingCheck, type HealthCheck } from './health.ts';
 import { createMetrics, type Metrics, type Scope, type Verb } from './metrics.ts';
 import { versionInfo } from './version.ts';
 import { notFoundPath } from './status.ts';
+import { inFlightLimiter, overloadOptions, type InFlightLimiter, type OverloadOptions } from './overload.ts';
+import type { WatchBounds } from './handlers/watch.ts';
 
 export interface ServedKind {
   def: ResourceDefinition;
@@ -44,12 +46,17 @@ export interface APIServerOptions {
   readyChecks?: HealthCheck[];
   /** Whether a namespace exists (kube's NamespaceLifecycle); standalone mode answers from its own store. */
   namespaceExists?: (ns: string) => boolean;
+  /** Max-in-flight limits and watches per client; kube-apiserver's defaults when absent. */
+  overload?: Partial<OverloadOptions>;
+  /** When a watcher counts as too slow and is dropped; watch.ts's defaults when absent. */
+  watchBounds?: WatchBounds;
 }
 
 export interface APIServer {
   app: express.Express;
   stores: Map<string, Store>;
   metrics: Metrics;
+  inFlight: InFlightLimiter;
   start(): Promise<void>;
   stop(): Promise<void>;
   markShuttingDown(): void;
@@ -116,6 +123,7 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
     resources,
     actions: opts.actions,
     namespaceExists: opts.namespaceExists ?? (nsStore ? (ns) => nsStore.hasCached('', ns) : undefined),
+    watchBounds: opts.watchBounds,
   });
 
   // Discovery and OpenAPI documents are immutable for the life of the process: render them once.
@@ -171,6 +179,9 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
   app.disable('etag');
   app.set('query parser', 'simple');
   app.use(opts.authenticate);
+  // After authentication, as in kube's handler chain: a watcher's client identity includes its user.
+  const inFlight = inFlightLimiter(overloadOptions(opts.overload));
+  app.use(inFlight.handler);
 
   app.use(health);
   app.get('/version', (_req, res) => send(res, 200, versionInfo()));
@@ -289,6 +300,7 @@ export function createAPIServer(opts: APIServerOptions): APIServer {
     app,
     stores,
     metrics,
+    inFlight,
     async start() {
       await Promise.all(cachers.map((c) => c.start()));
     },

@@ -22,6 +22,7 @@ import { PolicyEngine, validatePolicyObject } from '../webhooks/policy/index.ts'
 import { WebhookDispatcher } from '../webhooks/dispatch/index.ts';
 import { storeConfigSource } from './admission/store-source.ts';
 import { actionSchemas, bareMetalHostActions } from './actions/baremetalhost.ts';
+import type { OverloadOptions } from './overload.ts';
 
 export interface StandaloneOptions {
   dataDir: string;
@@ -35,6 +36,8 @@ export interface StandaloneOptions {
   /** Where objects live: SQLite under dataDir (default) or an external etcd. */
   storageBackend?: 'sqlite' | 'etcd';
   etcd?: EtcdFlags;
+  /** Max-in-flight limits and watches per client (--max-requests-inflight and friends). */
+  overload?: Partial<OverloadOptions>;
 }
 
 export interface Standalone {
@@ -87,6 +90,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     },
     authenticate: clientCertAuthenticator({ caPem: pki.caCert }),
     serverAddress: () => `${host}:${port}`,
+    overload: opts.overload,
   });
   await server.start();
   await ensureNamespaces(server, ['default', 'kube-system', 'kube-public']);

@@ -60,6 +60,14 @@ const usage = `Usage: metal3-apiserver [flags]
   --etcd-certfile FILE  client certificate for etcd's --client-cert-auth
   --etcd-keyfile FILE   its private key
   --etcd-prefix PREFIX  key prefix in etcd (default /metal3/registry)
+  --max-requests-inflight N
+                        read-only requests served at once; beyond it 429 with Retry-After (default 400;
+                        0 = no limit). Watches are not counted; /healthz, /livez, /readyz are exempt
+  --max-mutating-requests-inflight N
+                        mutating requests served at once, likewise (default 200; 0 = no limit)
+  --max-watches-per-client N
+                        open watches per client (user and remote address); beyond it 429 (default 100;
+                        0 = no limit)
   -h, --help            this text
 `;
 
@@ -101,6 +109,9 @@ async function main(): Promise<void> {
       'etcd-certfile': { type: 'string' },
       'etcd-keyfile': { type: 'string' },
       'etcd-prefix': { type: 'string' },
+      'max-requests-inflight': { type: 'string' },
+      'max-mutating-requests-inflight': { type: 'string' },
+      'max-watches-per-client': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -158,6 +169,11 @@ async function main(): Promise<void> {
     bindAddress,
     compactionIntervalMs: compaction === undefined ? undefined : durationMs(compaction),
     retainRevisions: retain === undefined ? undefined : Number(retain),
+    overload: {
+      maxRequestsInflight: count('--max-requests-inflight', values['max-requests-inflight']),
+      maxMutatingRequestsInflight: count('--max-mutating-requests-inflight', values['max-mutating-requests-inflight']),
+      maxWatchesPerClient: count('--max-watches-per-client', values['max-watches-per-client']),
+    },
   };
   const s =
     mode === 'cluster'

@@ -23,7 +23,7 @@ import { parseIncludeObject, partialObjectMetadata, toTable, type IncludeObject 
 import { applyJSONPatch } from '../patch/jsonpatch.ts';
 import { applyMergePatch } from '../patch/mergepatch.ts';
 import { applyStrategicMergePatch } from '../patch/strategicmerge.ts';
-import { serveWatch } from './watch.ts';
+import { serveWatch, type WatchBounds } from './watch.ts';
 
 export interface ServedResource {
   def: ResourceDefinition;
@@ -45,6 +45,8 @@ export interface ResourceHandlerOptions {
   actions?: Map<string, ActionHandler>;
   /** Namespace lifecycle: creating into a missing namespace is a 404, as kube's NamespaceLifecycle admission answers. */
   namespaceExists?: (ns: string) => boolean;
+  /** When a watcher is too slow to keep; the defaults of watch.ts when absent. */
+  watchBounds?: WatchBounds;
 }
 
 export const resourceKey = (group: string, version: string, plural: string) => `${group}/${version}/${plural}`;
@@ -206,7 +208,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
       }
       case 'watch': {
         const rendering = requireRendering(req, true);
-        serveWatch(req, res, served, ns, query, rendering);
+        serveWatch(req, res, served, ns, query, rendering, opts.watchBounds);
         return;
       }
       case 'get': {

@@ -1,5 +1,6 @@
 // Watch: a chunked stream of newline-delimited JSON events (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR),
-// served from the watch cache. A watcher that cannot keep up is dropped rather than buffered without bound.
+// served from the watch cache. A watcher that cannot keep up is dropped rather than buffered without bound:
+// it gets an ERROR event (410 Expired, so that client-go's reflector re-lists) and its stream ends.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject } from '../../api/types.ts';
 import type { CacheEvent } from '../storage/cacher.ts';
@@ -10,6 +11,28 @@ import type { ServedResource } from './resource.ts';
 
 /** Bytes a watcher may have queued in its socket before it counts as too slow. */
 export const maxWatchBacklogBytes = 16 * 1024 * 1024;
+
+/** When a watcher counts as too slow: too much queued, or its socket not drained for too long. */
+export interface WatchBounds {
+  maxBacklogBytes: number;
+  maxStallMs: number;
+}
+
+export const defaultWatchBounds: WatchBounds = { maxBacklogBytes: maxWatchBacklogBytes, maxStallMs: 60_000 };
+
+// After the ERROR event, a client that still reads gets it; one that does not is cut off, so that its
+// backlog is freed rather than held until TCP gives up.
+const droppedWatchGraceMs = 5_000;
+
+const slowWatcherStatus = {
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message: 'watch terminated: the client did not keep up with the event stream; list again and watch from the new resourceVersion',
+  reason: 'Expired',
+  code: 410,
+};
 const bookmarkIntervalMs = 30_000;
 
 // One change reaches every watcher in the same synchronous fan-out, so remembering the last encoding
@@ -30,6 +53,7 @@ export function serveWatch(
   namespace: string,
   q: URLSearchParams,
   rendering: Rendering,
+  bounds: WatchBounds = defaultWatchBounds,
 ): void {
   const { def, store } = served;
   const timeoutRaw = q.get('timeoutSeconds');
@@ -67,25 +91,39 @@ export function serveWatch(
     res.end();
   };
 
-  const write = (type: string, object: unknown) => {
+  // Since when the socket has refused more (write returned false) without draining.
+  let stalledSince: number | undefined;
+  res.on('drain', () => (stalledSince = undefined));
+  // As kube's cacher does with a watcher that blocks dispatch: terminate it rather than let it hold
+  // memory or the other watchers back; the client re-lists.
+  const drop = () => {
     if (closed) return;
-    res.write(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
-    if (res.writableLength > maxWatchBacklogBytes) {
-      // As kube's cacher does with a watcher whose buffer is full: end it; the client re-lists.
-      close();
-    }
+    res.write(`{"type":"ERROR","object":${JSON.stringify(slowWatcherStatus)}}\n`);
+    close();
+    const cutOff = setTimeout(() => res.destroy(), droppedWatchGraceMs);
+    cutOff.unref();
+    res.once('close', () => clearTimeout(cutOff));
   };
+
+  const send = (bytes: string | Buffer) => {
+    if (closed) return;
+    // A socket stalled for too long gets nothing more queued; a backlog may exceed its bound by one event.
+    if (stalledSince !== undefined && Date.now() - stalledSince > bounds.maxStallMs) {
+      drop();
+      return;
+    }
+    if (!res.write(bytes)) stalledSince ??= Date.now();
+    if (res.writableLength > bounds.maxBacklogBytes) drop();
+  };
+  const write = (type: string, object: unknown) => send(`{"type":"${type}","object":${JSON.stringify(object)}}\n`);
 
   const onEvent = (ev: CacheEvent) => {
     lastRevision = ev.revision;
-    const obj = ev.object.object;
     if (rendering.as === 'object') {
-      if (closed) return;
-      res.write(encodedEvent(ev));
-      if (res.writableLength > maxWatchBacklogBytes) close();
+      send(encodedEvent(ev));
       return;
     }
-    write(ev.type, render(obj));
+    write(ev.type, render(ev.object.object));
   };
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });

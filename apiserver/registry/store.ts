@@ -384,6 +384,8 @@ export class Store {
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     if (!isPlainObject(obj.metadata)) throw badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: metadata must be an object`);
+    const typeError = metadataTypeError(obj.metadata);
+    if (typeError) throw badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: ${typeError}`);
   }
 
   private checkNamespace(obj: KubeObject, namespace: string): void {
@@ -802,4 +804,61 @@ function fieldValue(obj: KubeObject, field: string): string | undefined {
   const v = jsonPathValue(obj, field);
   if (v === undefined || v === null) return '';
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+const metadataFieldTypes: Record<string, 'string' | 'integer' | 'stringMap' | 'stringList' | 'objectList'> = {
+  name: 'string',
+  generateName: 'string',
+  namespace: 'string',
+  uid: 'string',
+  resourceVersion: 'string',
+  selfLink: 'string',
+  creationTimestamp: 'string',
+  deletionTimestamp: 'string',
+  generation: 'integer',
+  deletionGracePeriodSeconds: 'integer',
+  labels: 'stringMap',
+  annotations: 'stringMap',
+  finalizers: 'stringList',
+  ownerReferences: 'objectList',
+  managedFields: 'objectList',
+};
+
+/**
+ * kube decodes metadata into the typed ObjectMeta, so a label that is a number or a finalizer list that is
+ * a string is a 400 before validation; without this check such values were stored as sent. Nulls decode to
+ * the zero value, which is dropped here as Go's omitempty would.
+ */
+function metadataTypeError(meta: Record<string, unknown>): string | undefined {
+  const goType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
+  const fail = (field: string, v: unknown, want: string) => `json: cannot unmarshal ${goType(v)} into Go struct field ObjectMeta.metadata.${field} of type ${want}`;
+  for (const [field, type] of Object.entries(metadataFieldTypes)) {
+    const v = meta[field];
+    if (v === undefined) continue;
+    if (v === null) {
+      delete meta[field];
+      continue;
+    }
+    switch (type) {
+      case 'string':
+        if (typeof v !== 'string') return fail(field, v, 'string');
+        break;
+      case 'integer':
+        if (typeof v !== 'number' || !Number.isInteger(v)) return fail(field, v, 'int64');
+        break;
+      case 'stringMap':
+        if (!isPlainObject(v)) return fail(field, v, 'map[string]string');
+        for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return fail(`${field}.${k}`, x, 'string');
+        break;
+      case 'stringList':
+        if (!Array.isArray(v)) return fail(field, v, '[]string');
+        for (const x of v) if (typeof x !== 'string') return fail(field, x, 'string');
+        break;
+      case 'objectList':
+        if (!Array.isArray(v)) return fail(field, v, `[]v1.${field === 'managedFields' ? 'ManagedFieldsEntry' : 'OwnerReference'}`);
+        for (const x of v) if (!isPlainObject(x)) return fail(field, x, `v1.${field === 'managedFields' ? 'ManagedFieldsEntry' : 'OwnerReference'}`);
+        break;
+    }
+  }
+  return undefined;
 }
