@@ -67,6 +67,8 @@ export function startManager(opts: ManagerOptions): Manager {
     metrics,
     logger: { error: (m: string) => log(m), info: () => {} },
   });
+  // A host whose Ironic node finished a step is reconciled now, not after its poll delay.
+  opts.provisioner.onNodeChange?.((k) => controller.enqueue(k));
   const hosts = new Informer({
     client: opts.kube,
     type: bareMetalHostType,

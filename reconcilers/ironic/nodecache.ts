@@ -27,6 +27,9 @@ export const stateFields = [
   'inspect_interface',
 ] as const;
 
+/** The fields whose change means a waiting host has something new to act on. */
+const movedFields = ['provision_state', 'target_provision_state', 'power_state', 'target_power_state', 'last_error', 'fault'] as const;
+
 export interface NodeCacheOptions {
   /** Gap between two list polls while something is watched (default 1 s). */
   pollIntervalMs?: number;
@@ -36,6 +39,8 @@ export interface NodeCacheOptions {
   watchMs?: number;
   /** Extra fields for the list, by negotiated microversion (e.g. disable_power_off from 1.95). */
   extraFields?: () => string[];
+  /** A watched node's state moved (seen by a list poll): its host can be reconciled now, not at its requeue. */
+  onChange?: (node: IronicNode) => void;
   /** Poll failures (Ironic down): reads fall back to single GETs, which report the failure. */
   onError?: (e: unknown) => void;
   now?: () => number;
@@ -104,6 +109,17 @@ export class NodeCache {
   invalidate(uuid: string): void {
     this.entries.delete(uuid);
     this.changedAt.set(uuid, this.now());
+  }
+
+  /**
+   * What Ironic just accepted a change into (e.g. provision_state "deploying" after a deploy): Ironic records
+   * the transition before it answers, so until the next list this is what a GET would show. Only for
+   * changes whose outcome is certain; the entry is partial, so complete reads still go to Ironic.
+   */
+  expect(node: IronicNode, changes: Partial<IronicNode>): void {
+    const expected: IronicNode = { ...node, ...changes };
+    this.entries.set(node.uuid, { node: expected, at: this.now(), partial: true });
+    this.partial.add(expected);
   }
 
   /** The node is gone (deleted, or 404). */
@@ -178,6 +194,7 @@ export class NodeCache {
   private apply(nodes: IronicNode[], sent: number): void {
     const at = this.now();
     const seen = new Set<string>();
+    const changed: IronicNode[] = [];
     for (const node of nodes) {
       seen.add(node.uuid);
       if ((this.changedAt.get(node.uuid) ?? -Infinity) >= sent) continue;
@@ -187,6 +204,7 @@ export class NodeCache {
       this.entries.set(node.uuid, { node, at, partial: true });
       this.partial.add(node);
       if (node.name) this.uuidByName.set(node.name, node.uuid);
+      if (old && this.watched.has(node.uuid) && movedFields.some((f) => old.node[f] !== node[f])) changed.push(node);
     }
     // A node missing from the list is gone, unless it was created or changed while the list was under way.
     for (const [uuid, e] of this.entries) {
@@ -194,5 +212,6 @@ export class NodeCache {
     }
     for (const [uuid, t] of this.changedAt) if (t < sent - this.maxAgeMs) this.changedAt.delete(uuid);
     this.lastList = { at, nodes };
+    for (const node of changed) this.opts.onChange?.(node);
   }
 }

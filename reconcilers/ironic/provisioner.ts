@@ -55,6 +55,8 @@ export interface IronicProvisionerConfig {
   nodePollIntervalMs?: number;
   /** How long a successful readiness check holds (default 5 s, BMO's client cache). */
   readyCacheMs?: number;
+  /** How long any answer from Ironic holds as readiness (default 60 s; a request without answer ends it). */
+  answeredReadyMs?: number;
   /** How long the capacity check's node list is reused (default 1 s). */
   capacityCacheMs?: number;
 }
@@ -100,6 +102,32 @@ const busyStates = new Set<string>([
   S.deployWait,
   S.deleting,
 ]);
+
+/**
+ * The transient state and target Ironic records before it accepts a provision-state change (the work itself
+ * runs after the answer). Only the ones that are certain: manage from enroll verifies, from elsewhere it is
+ * immediate; abort lands in a state that depends on what was aborted.
+ */
+function acceptedTransition(from: string | undefined, target: string): [string, string] | undefined {
+  switch (target) {
+    case 'manage':
+      return from === S.enroll ? [S.verifying, S.manageable] : undefined;
+    case 'provide':
+      return [S.cleaning, S.available];
+    case 'inspect':
+      return [S.inspecting, S.manageable];
+    case 'clean':
+      return [S.cleaning, S.manageable];
+    case 'active':
+      return [S.deploying, S.active];
+    case 'deleted':
+      return [S.deleting, S.available];
+    case 'adopt':
+      return [S.adopting, S.active];
+    default:
+      return undefined;
+  }
+}
 
 /** States in which ports may be added (Ironic refuses them while a node is being worked on). */
 const portStates = new Set<string>([S.enroll, S.manageable, S.available, S.active, S.error]);
@@ -192,6 +220,7 @@ export class IronicProvisioner implements Provisioner {
   private readonly nodeCacheMs: number;
   private readonly limit: number;
   private readyUntil = 0;
+  private readyCheck: Promise<void> | undefined;
   private readonly cache: NodeCache;
   /** What each node was last registered with (a digest): a node read from the list needs no re-check then. */
   private readonly registered = new Map<string, string>();
@@ -199,6 +228,8 @@ export class IronicProvisioner implements Provisioner {
   private readonly validated = new Map<string, string>();
   /** MACs known to have ports, per node: spares a port listing on every registration check. */
   private readonly knownPorts = new Map<string, Set<string>>();
+  /** Nodes whose every port is in knownPorts (listed, or created by us with none): no listing needed. */
+  private readonly allPortsKnown = new Set<string>();
   private capacityList?: { at: number; nodes: Promise<IronicNode[]> };
 
   constructor(client: IronicClientAPI, config: IronicProvisionerConfig = {}) {
@@ -211,10 +242,26 @@ export class IronicProvisioner implements Provisioner {
     this.cache = new NodeCache(client, {
       pollIntervalMs: config.nodePollIntervalMs ?? 1000,
       maxAgeMs: this.nodeCacheMs,
-      // A host is requeued within the long delay while it waits; a little more keeps it watched in between.
-      watchMs: 2 * this.longMs + 1000,
+      // A waiting host is requeued within the long delay (plus jitter); a little more keeps it watched in between.
+      watchMs: Math.round(1.25 * this.longMs) + 1000,
       extraFields: () => (this.client.atLeast(V.disablePowerOff) ? ['disable_power_off'] : []),
+      onChange: (node) => {
+        const at = node.name?.indexOf('~') ?? -1;
+        if (!node.name || at < 0) return;
+        const host = { namespace: node.name.slice(0, at), name: node.name.slice(at + 1) };
+        for (const listener of this.changeListeners) listener(host);
+      },
     });
+  }
+
+  private readonly changeListeners: ((host: { namespace: string; name: string }) => void)[] = [];
+
+  /**
+   * Calls back when the node poller sees a waiting host's node move (a cleaning finished, a deploy failed),
+   * so the controller can reconcile it at once rather than after its requeue delay, without asking Ironic.
+   */
+  onNodeChange(listener: (host: { namespace: string; name: string }) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** Stops the node poller (shutdown and tests). */
@@ -237,8 +284,16 @@ export class IronicProvisioner implements Provisioner {
 
   // ---- readiness ----
 
-  async ready(): Promise<void> {
-    if (Date.now() < this.readyUntil) return;
+  ready(): Promise<void> {
+    if (Date.now() < this.readyUntil) return Promise.resolve();
+    // Every host's reconcile asks; when the last answer has expired, they share one check.
+    this.readyCheck ??= this.checkReady().finally(() => {
+      this.readyCheck = undefined;
+    });
+    return this.readyCheck;
+  }
+
+  private async checkReady(): Promise<void> {
     let version: string;
     let drivers: string[];
     try {
@@ -272,19 +327,18 @@ export class IronicProvisioner implements Provisioner {
     try {
       await this.ensureNegotiated();
       const result = await step();
-      // Waiting on Ironic: the shared poller reads this node's state from now on.
-      if (result.dirty) {
-        const uuid = this.cache.uuidOf(nodeName(host)) ?? host.provisionerID;
-        if (uuid) this.cache.watch(uuid);
-      }
+      // Waiting on Ironic: the shared poller reads this node's state from now on. A finished step does not
+      // end the watch: the host's next step usually follows at once, and finds the node's state polled.
+      const uuid = this.cache.uuidOf(nodeName(host)) ?? host.provisionerID;
+      if (uuid && result.dirty) this.cache.watch(uuid);
       // Ironic just answered: that holds as readiness, so a fleet polling power in the steady state does not
-      // also pay GET / and GET /v1/drivers every few seconds (bench/provision's one request per host per minute).
-      this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.readyCacheMs ?? 5000));
+      // also pay GET / and GET /v1/drivers (bench/provision's one request per host per minute). Losing Ironic
+      // shows as a request without an answer, which ends this at once (below).
+      this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.answeredReadyMs ?? 60_000));
       return result;
     } catch (e) {
       // No answer at all: the next reconcile checks readiness again and waits as BMO does when Ironic is gone.
       if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
-      if (process.env.CC_DEBUG_PATCH && e instanceof IronicError) (await import('node:fs')).appendFileSync('/tmp/cc/errors.log', `${nodeName(host)} ${e.message.slice(0, 300)}\n`);
       if (e instanceof IronicError) {
         if (e.isConflict) return { ...extra, ...inProgress(this.short()) } as R;
         if (e.isUnavailable) return { ...extra, ...inProgress(this.long()) } as R;
@@ -327,6 +381,7 @@ export class IronicProvisioner implements Provisioner {
   private forgetNode(node: IronicNode): void {
     this.cache.forget(node.uuid, node.name ?? undefined);
     this.knownPorts.delete(node.uuid);
+    this.allPortsKnown.delete(node.uuid);
     this.registered.delete(node.uuid);
     this.validated.delete(node.uuid);
   }
@@ -378,7 +433,6 @@ export class IronicProvisioner implements Provisioner {
 
   private async patch(node: IronicNode, ops: JSONPatchOp[]): Promise<IronicNode> {
     if (ops.length === 0) return node;
-    if (process.env.CC_DEBUG_PATCH) (await import('node:fs')).appendFileSync('/tmp/cc/patches.log', `${node.name} ${node.provision_state} ${JSON.stringify(ops.map((o) => [o.op, o.path, /driver_info/.test(o.path) ? '' : o.value]))}\n`);
     const patched = await this.changing(node.uuid, () => this.client.patchNode(node.uuid, ops));
     return this.remember(patched);
   }
@@ -398,6 +452,11 @@ export class IronicProvisioner implements Provisioner {
       if (node.maintenance) await this.client.clearMaintenance(node.uuid);
       await this.client.setProvisionState(node.uuid, target, extra);
     });
+    // The host's next reconcile follows at once (its status changed): it sees the transition without a GET.
+    const accepted = acceptedTransition(node.provision_state, target);
+    if (accepted) {
+      this.cache.expect(node, { provision_state: accepted[0], target_provision_state: accepted[1], last_error: null, maintenance: false });
+    }
     return { result: inProgress(wait === 'short' ? this.short() : this.long()), changed: true };
   }
 
@@ -497,6 +556,8 @@ export class IronicProvisioner implements Provisioner {
       driver: host.bmc.driver,
       interfaces,
       driverInfo: this.driverInfo(host),
+      // Not every driver puts the credentials in driver_info (fake-hardware does not); new ones still re-register.
+      credentials: [host.credentials?.username ?? '', host.credentials?.password ?? ''],
       disablePowerOff: host.disablePowerOff,
       arch: host.architecture ?? null,
       bootMode: host.bootMode,
@@ -528,7 +589,11 @@ export class IronicProvisioner implements Provisioner {
     if (host.bootMACAddress) wanted.set(host.bootMACAddress.toLowerCase(), true);
     const known = this.knownPorts.get(node.uuid) ?? new Set<string>();
     if ([...wanted.keys()].every((mac) => known.has(mac))) return undefined;
-    for (const port of await this.client.listPorts({ node_uuid: node.uuid })) known.add(port.address.toLowerCase());
+    if (!this.allPortsKnown.has(node.uuid)) {
+      for (const port of await this.client.listPorts({ node_uuid: node.uuid })) known.add(port.address.toLowerCase());
+      // Ports someone else adds later (an inspection) answer our create with 409, which is handled below.
+      this.allPortsKnown.add(node.uuid);
+    }
     this.knownPorts.set(node.uuid, known);
     for (const [mac, pxe] of wanted) {
       if (known.has(mac)) continue;
@@ -553,25 +618,39 @@ export class IronicProvisioner implements Provisioner {
       const problem = this.accessProblem(host);
       if (problem) return failed(problem);
 
-      let node = await this.findNode(host);
+      // Without a provisioner ID the host was never registered or its node is gone: asking for the node by
+      // name would be a sure 404, so it is created straight away, and a node by that name answers 409.
+      let node = host.provisionerID || this.cache.get(nodeName(host), false) ? await this.findNode(host) : undefined;
       if (!node) {
         const claimed = await this.nodeByMAC(host);
         if (claimed.conflict) return failed(claimed.conflict);
         node = claimed.node;
       }
       const digest = this.registrationDigest(host);
+      let created = false;
       if (!node) {
-        node = this.remember(await this.client.createNode(this.createBody(host)));
-        this.registered.set(node.uuid, digest);
-      } else if (!(this.cache.isPartial(node) && this.registered.get(node.uuid) === digest)) {
+        try {
+          node = this.remember(await this.client.createNode(this.createBody(host)));
+          this.registered.set(node.uuid, digest);
+          // A node just created has no ports; any we add are recorded as they are.
+          this.knownPorts.set(node.uuid, new Set());
+          this.allPortsKnown.add(node.uuid);
+          created = true;
+        } catch (e) {
+          if (!(e instanceof IronicError) || !e.isConflict) throw e;
+          node = await this.getNode(nodeName(host));
+          if (!node) throw e;
+        }
+      }
+      if (!created && !(this.cache.isPartial(node) && this.registered.get(node.uuid) === digest)) {
         // A complete node costs nothing to compare; a polled one is read in full only when the host changed.
         node = await this.complete(node);
         // Credentials "changed" until the host records them as good, which is after registration completes;
         // the node already carrying exactly these (as we wrote them) needs no new driver_info meanwhile.
         const rewrite = opts.credentialsChanged && this.registered.get(node.uuid) !== digest;
         node = await this.patch(node, this.registrationOps(node, host, rewrite));
+        // In a transient state the properties wait, so the node is not yet all the host asks for.
         if (!transientStates.has(node.provision_state ?? '')) this.registered.set(node.uuid, digest);
-        else this.registered.delete(node.uuid);
       }
 
       const portConflict = await this.ensurePorts(node, host, opts.nicMACs);
@@ -598,10 +677,14 @@ export class IronicProvisioner implements Provisioner {
   // ---- inspect (bmo.md §3.6) ----
 
   private async startInspection(polled: IronicNode, host: HostData): Promise<InspectResult> {
-    const node = await this.complete(polled);
+    // The registration check brought the properties to what inspection wants; only a changed host reads them.
+    const registered = this.cache.isPartial(polled) && this.registered.get(polled.uuid) === this.registrationDigest(host);
+    const node = registered ? polled : await this.complete(polled);
     const u = new NodeUpdater(node);
-    u.set('properties', 'capabilities', bootModeCapabilities(node.properties?.capabilities, host.bootMode));
-    if (host.architecture) u.set('properties', 'cpu_arch', host.architecture);
+    if (!registered) {
+      u.set('properties', 'capabilities', bootModeCapabilities(node.properties?.capabilities, host.bootMode));
+      if (host.architecture) u.set('properties', 'cpu_arch', host.architecture);
+    }
     const inspect = this.inspectInterface(host);
     if (inspect) u.setTopLevel('inspect_interface', inspect);
     const patched = await this.patch(node, u.ops);
@@ -738,6 +821,8 @@ export class IronicProvisioner implements Provisioner {
 
   /** Boot and deploy validation, asked again only when something it depends on changed. */
   private async validationProblems(node: IronicNode): Promise<string[]> {
+    // Ironic's fake boot and deploy interfaces validate nothing: their answer is always yes.
+    if (node.boot_interface === 'fake' && node.deploy_interface === 'fake') return [];
     const key = createHash('sha256')
       .update(JSON.stringify([node.driver, node.boot_interface, node.deploy_interface, node.driver_info, node.instance_info, node.properties]))
       .digest('base64');
@@ -902,6 +987,7 @@ export class IronicProvisioner implements Provisioner {
       if (node.target_provision_state) return inProgress(this.short());
       if (node.last_error && !opts.force) return failed(scrub(node.last_error, host));
       await this.changing(node.uuid, () => this.client.setPowerState(node.uuid, POWER_ON));
+      this.cache.expect(node, { target_power_state: POWER_ON, last_error: null });
       return inProgress(this.short());
     });
   }

@@ -133,4 +133,6 @@ export interface Provisioner {
   getFirmwareSettings(host: HostData, withSchema: boolean): Promise<{ settings: FirmwareSetting[]; schema?: Record<string, FirmwareSchemaEntry> }>;
   /** Readiness (Ironic reachable, new enough, drivers loaded). Throws ProvisionerNotReadyError when not. */
   ready(): Promise<void>;
+  /** Optional: tell the controller as soon as a host's record changes, instead of waiting out its requeue. */
+  onNodeChange?(listener: (host: { namespace: string; name: string }) => void): void;
 }

@@ -104,6 +104,21 @@ describe('NodeCache', () => {
     assert.equal(calls.length, 0);
   });
 
+  it('tells when a watched node moved, and only then', async () => {
+    let state = 'cleaning';
+    const { client } = listingClient(() => [node('u1', state, 'ns~h1'), node('u2', 'active', 'ns~h2')]);
+    const moved: string[] = [];
+    const cache = new NodeCache(client, { pollIntervalMs: 1000, maxAgeMs: 1000, onChange: (n) => moved.push(n.uuid) });
+    cache.watch('u1');
+    await cache.poll();
+    await cache.poll();
+    assert.deepEqual(moved, [], 'first sight and an unchanged state are no news');
+    state = 'available';
+    await cache.poll();
+    assert.deepEqual(moved, ['u1']);
+    cache.stop();
+  });
+
   it('keeps polling through a failed list', async () => {
     let fail = true;
     const errors: unknown[] = [];

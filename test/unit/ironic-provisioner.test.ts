@@ -155,6 +155,9 @@ class FakeIronic implements IronicClientAPI {
   }
   async createNode(body: Record<string, unknown>): Promise<IronicNode> {
     this.record('createNode', body);
+    if (body.name && [...this.nodes.values()].some((n) => n.name === body.name)) {
+      throw new IronicError(409, `A node with name ${String(body.name)} already exists.`);
+    }
     const { driver_info, properties, ...rest } = body;
     const n = this.addNode({
       ...(rest as Partial<IronicNode>),
@@ -283,11 +286,13 @@ function setup(config = {}) {
 }
 
 /** Registers and returns the host with its provisioner ID. */
-async function registered(prov: IronicProvisioner, h = host()): Promise<HostData> {
+async function registered(prov: IronicProvisioner, h = host(), pauseMs = 0): Promise<HostData> {
   for (let i = 0; i < 5; i++) {
     const r = await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
     assert.equal(r.errorMessage, undefined);
     if (!r.dirty) return { ...h, provisionerID: r.provisionerID ?? '' };
+    // With the node cache on, a waiting node's new state arrives with the next list poll.
+    if (pauseMs > 0) await sleep(pauseMs);
   }
   throw new Error('registration did not settle');
 }
@@ -703,6 +708,8 @@ describe('IronicProvisioner.provision', () => {
   it('provides, then deploys with image, root hints, instance UUID and the config drive', async () => {
     const { prov, ironic } = setup();
     const h = await registered(prov);
+    // A boot interface that validates something (the fake one's answer is always yes, and is not asked).
+    ironic.node(h.provisionerID).boot_interface = 'ipxe';
     const data = {
       image,
       bootMode: 'UEFISecureBoot' as const,
@@ -785,6 +792,7 @@ describe('IronicProvisioner.provision', () => {
     const h = await registered(prov);
     const node = ironic.node(h.provisionerID);
     node.provision_state = 'available';
+    node.boot_interface = 'ipxe';
     ironic.validateResult = { boot: { result: true }, deploy: { result: false, reason: 'missing image_source' } };
     const r = await prov.provision(h, { image, bootMode: 'UEFI' }, { forceReboot: false });
     assert.equal(r.errorMessage, 'host validation error: deploy: missing image_source');
@@ -1044,7 +1052,7 @@ describe('IronicProvisioner with the node cache and its poller', () => {
   const opts = { refresh: false, restartOnFailure: false, forceReboot: false };
   const many = (prov: IronicProvisioner) =>
     Promise.all(
-      ['a', 'b', 'c'].map((n, i) => registered(prov, host({ name: n, uid: `uid-${n}`, bootMACAddress: `00:11:22:33:44:0${i}` }, `fake://${n}`))),
+      ['a', 'b', 'c'].map((n, i) => registered(prov, host({ name: n, uid: `uid-${n}`, bootMACAddress: `00:11:22:33:44:0${i}` }, `fake://${n}`), 40)),
     );
 
   it('serves hosts waiting on Ironic from one node list instead of a GET each', async () => {
@@ -1096,7 +1104,7 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     const { prov, ironic } = setup({ nodeCacheMs: 50, nodePollIntervalMs: 10, pollIntervalMs: { short: 5, long: 5 } });
     try {
       const hosts = await many(prov);
-      // Registration waited on manage: the nodes stay watched for twice the long delay plus a second.
+      // Registration waited on manage: the nodes stay watched for the long delay with its jitter plus a second.
       await sleep(1100);
       const lists = ironic.callsOf('listNodes').length;
       await sleep(100);
@@ -1109,11 +1117,46 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     }
   });
 
-  it('validates a deployment once while nothing it depends on changes', async () => {
+  it('knows the transition Ironic accepted, so the reconcile that follows needs no GET', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 1000 });
+    try {
+      const h = await registered(prov, host(), 1100);
+      ironic.node(h.provisionerID).provision_state = 'available';
+      await sleep(1100);
+      ironic.hold = true;
+      const data = { image: { url: 'http://x/img', checksum: 'abc', checksumType: 'md5' as const }, bootMode: 'UEFI' as const };
+      // Nothing waits now, so this read is a GET; the deploy is accepted; the next call reads no node.
+      assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, true);
+      const gets = ironic.callsOf('getNode').length;
+      const again = await prov.provision(h, data, { forceReboot: false });
+      assert.equal(again.dirty, true);
+      assertLongDelay(again.requeueAfterMs);
+      assert.equal(ironic.callsOf('getNode').length, gets);
+      assert.equal(ironic.callsOf('setProvisionState').filter((c) => c.args[1] === 'active').length, 1);
+    } finally {
+      prov.close();
+    }
+  });
+
+  it('creates the node of a new host without looking it up first, and adopts one that has its name', async () => {
+    const { prov, ironic } = setup();
+    const h = host({ bootMACAddress: undefined, inspectionMode: 'agent' });
+    await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
+    assert.equal(ironic.callsOf('getNode').length, 0);
+    assert.equal(ironic.nodes.size, 1);
+    // The host lost its provisioner ID: the node by its name is found, not duplicated.
+    const r = await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
+    assert.equal(r.errorMessage, undefined);
+    assert.equal(ironic.nodes.size, 1);
+    assert.equal(r.provisionerID, [...ironic.nodes.keys()][0]);
+  });
+
+  it('validates a deployment once while nothing it depends on changes, and fake interfaces never', async () => {
     const { prov, ironic } = setup();
     const h = await registered(prov);
     const node = ironic.node(h.provisionerID);
     node.provision_state = 'available';
+    node.boot_interface = 'ipxe';
     const data = { image: { url: 'http://x/img', checksum: 'abc', checksumType: 'md5' as const, format: 'qcow2' as const }, bootMode: 'UEFI' as const };
     ironic.failNext.set('setProvisionState', new IronicError(409, 'Node is locked by host conductor'));
     assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, true, 'NodeLocked: try again');
@@ -1121,5 +1164,12 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     assert.equal((await prov.provision(h, data, { forceReboot: false })).dirty, false);
     assert.equal(ironic.callsOf('setProvisionState').filter((c) => c.args[1] === 'active').length, 2);
     assert.equal(ironic.callsOf('validateNode').length, 1);
+
+    const fake = setup();
+    const f = await registered(fake.prov);
+    fake.ironic.node(f.provisionerID).provision_state = 'available';
+    fake.ironic.validateResult = { boot: { result: false, reason: 'never asked' }, deploy: { result: true } };
+    assert.equal((await fake.prov.provision(f, data, { forceReboot: false })).errorMessage, undefined);
+    assert.equal(fake.ironic.callsOf('validateNode').length, 0);
   });
 });
