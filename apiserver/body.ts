@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { decodeProtobufObject, protobufMediaType } from './protobuf.ts';
+import { jsonTooDeep, maxNestingDepth, valueTooDeep, yamlFlowTooDeep } from '../api/nesting.ts';
 import { badRequest, requestEntityTooLarge, StatusError, unsupportedMediaType } from './status.ts';
 
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
@@ -52,59 +53,7 @@ export function decodeObjectBody(buf: Buffer, contentType: string): unknown {
   throw unsupportedMediaType(objectMediaTypes);
 }
 
-/**
- * Deepest nesting a body may have. kube's decoder stops at 10,000; every walk over an object here
- * (validation, cloning, field management, JSON.stringify) recurses, and the stack runs out near 5,000,
- * which made a deeply nested body a 500. No Kubernetes object comes near this depth.
- */
-export const maxNestingDepth = 1000;
-
 const tooDeep = () => badRequest(`the object provided is unrecognized (exceeded max depth of ${maxNestingDepth})`);
-
-/** Whether JSON text nests deeper than the limit: one pass over the text, before any parse. */
-function jsonTooDeep(text: string): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxNestingDepth) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-/**
- * Flow-collection depth of YAML text, counting brackets inside quotes too (YAML's quoting rules are not
- * worth re-implementing for a guard: over-counting only refuses absurd documents). The yaml parser takes
- * seconds on a megabyte of `[`, blocking every other request, so this runs before it.
- */
-function yamlFlowTooDeep(text: string): boolean {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxNestingDepth) return true;
-    } else if ((c === 0x7d || c === 0x5d) && depth > 0) depth--;
-  }
-  return false;
-}
-
-/** The same limit on a decoded value (YAML), walked without recursion. */
-function valueTooDeep(root: unknown): boolean {
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (typeof v !== 'object' || v === null) continue;
-    if (d > maxNestingDepth) return true;
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
-  }
-  return false;
-}
 
 export function decodeJSON(buf: Buffer): unknown {
   const text = buf.toString('utf8');
@@ -130,8 +79,46 @@ export function decodeYAML(buf: Buffer): unknown {
   return value;
 }
 
-/** Duplicate keys in a JSON text, as strict decoding reports them (`spec.online`). JSON.parse keeps the last. */
-export function duplicateJSONFields(text: string): string[] {
+/** Keys written in JSON text: every ':' outside a string follows one. */
+function textKeyCount(text: string): number {
+  let n = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x3a) n++;
+  }
+  return n;
+}
+
+function decodedKeyCount(root: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const e of v) stack.push(e);
+      continue;
+    }
+    for (const k in v) {
+      n++;
+      stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
+  return n;
+}
+
+/**
+ * Duplicate keys in a JSON text, as strict decoding reports them (`spec.online`). JSON.parse keeps the last.
+ * Given the parsed value, a body whose key count matches the text's (every write without duplicates) skips
+ * the path-building scan: JSON.parse drops exactly one key per duplicate.
+ */
+export function duplicateJSONFields(text: string, decoded?: unknown): string[] {
+  if (decoded !== undefined && textKeyCount(text) === decodedKeyCount(decoded)) return [];
   const dups: string[] = [];
   let i = 0;
   const ws = () => {

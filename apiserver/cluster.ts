@@ -20,7 +20,7 @@ import { delegatedAuthorizer } from './auth/authorizer.ts';
 import { clusterConfigSource } from './admission/cluster-source.ts';
 import { policyAdmission } from './admission/policy.ts';
 import { actionSchemas, bareMetalHostActions } from './actions/baremetalhost.ts';
-import { closeGracefully, listen, startAdmissionReviewServer, urlHost } from './serving.ts';
+import { closeGracefully, listen, maxHeaderBytes, startAdmissionReviewServer, urlHost } from './serving.ts';
 import type { OverloadOptions } from './overload.ts';
 
 export interface ClusterOptions {
@@ -129,7 +129,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2' as const,
   });
-  const httpsServer = https.createServer(tlsOptions(), server.app);
+  const httpsServer = https.createServer({ ...tlsOptions(), maxHeaderSize: maxHeaderBytes }, server.app);
   httpsServer.keepAliveTimeout = 65_000;
   authn.onCAsChanged(() => httpsServer.setSecureContext(tlsOptions()));
   port = await listen(httpsServer, opts.port, opts.bindAddress);

@@ -4,6 +4,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { admissionReviewRouter } from '../webhooks/admissionreview.ts';
 
+/**
+ * Request header bytes accepted, as Go's http.Server allows by default (1 MiB). Node's 16 KiB default
+ * turned a long label or field selector into a bare 431 without a Status, where kube-apiserver serves it.
+ */
+export const maxHeaderBytes = 1 << 20;
+
 /** Listen and resolve to the port actually bound (the port asked for may be 0). */
 export async function listen(server: https.Server, port: number, bindAddress: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {

@@ -16,7 +16,7 @@ import type { Strategy } from './registry/strategy.ts';
 import { StatusError } from './status.ts';
 import { startNamespaceController } from './core/namespace-controller.ts';
 import { builtinStrategies } from '../webhooks/builtin/index.ts';
-import { closeGracefully, listen, startAdmissionReviewServer, urlHost } from './serving.ts';
+import { closeGracefully, listen, maxHeaderBytes, startAdmissionReviewServer, urlHost } from './serving.ts';
 import { policyAdmission } from './admission/policy.ts';
 import { PolicyEngine, validatePolicyObject } from '../webhooks/policy/index.ts';
 import { WebhookDispatcher } from '../webhooks/dispatch/index.ts';
@@ -107,6 +107,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
+      maxHeaderSize: maxHeaderBytes,
     },
     server.app,
   );

@@ -12,9 +12,12 @@ export type JsonObject = { [key: string]: Json };
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Alternatives that may carry the properties of a schema node (structural schemas put them at the top). */
-function* alternatives(s: JSONSchemaProps): Generator<JSONSchemaProps> {
-  yield s;
-  for (const list of [s.allOf, s.anyOf, s.oneOf]) if (list) for (const a of list) yield* alternatives(a);
+function alternatives(s: JSONSchemaProps): JSONSchemaProps[] {
+  // An array, not a generator: this runs for every field of every write, and most nodes have no composition.
+  if (!s.allOf && !s.anyOf && !s.oneOf) return [s];
+  const out = [s];
+  for (const list of [s.allOf, s.anyOf, s.oneOf]) if (list) for (const a of list) out.push(...alternatives(a));
+  return out;
 }
 
 export interface FieldSchema {

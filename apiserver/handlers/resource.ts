@@ -53,9 +53,17 @@ export const resourceKey = (group: string, version: string, plural: string) => `
 
 const acceptedPatchTypes = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
 
+/**
+ * A warning as a header value. Node refuses header text outside Latin-1, and a warning may quote a
+ * field name the client sent (any unicode): that threw after the write had committed and answered 500.
+ * Escaped as strconv.QuoteToASCII would.
+ */
+const warningHeader = (w: string) =>
+  `299 - ${JSON.stringify(w).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`;
+
 export function send(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
   const text = JSON.stringify(body);
-  for (const w of warnings) res.appendHeader('Warning', `299 - ${JSON.stringify(w)}`);
+  for (const w of warnings) res.appendHeader('Warning', warningHeader(w));
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -224,7 +232,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
         if (mediaType(req) !== 'application/json' || ctx.fieldValidation === 'Ignore') {
           // duplicate detection applies to JSON bodies only
         } else {
-          ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'));
+          ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'), body);
         }
         if (action) {
           const out = await action({ resource: served, namespace: ns, name: info.name, body, ctx });
@@ -242,7 +250,7 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
         const ctx = writeContext(req, query, user, 'UpdateOptions');
         const buf = await readBody(req);
         const body = decodeObjectBody(buf, mediaType(req));
-        if (mediaType(req) === 'application/json' && ctx.fieldValidation !== 'Ignore') ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'));
+        if (mediaType(req) === 'application/json' && ctx.fieldValidation !== 'Ignore') ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'), body);
         const rendering = requireRendering(req, false);
         const { obj, created } = await store.update(ns, info.name, body, ctx, sub);
         send(res, created ? 201 : 200, renderObject(served, obj, rendering, query), ctx.warnings);

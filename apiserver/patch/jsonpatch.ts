@@ -6,7 +6,7 @@
 // the error's `cause` for logs).
 
 import { badRequest, requestEntityTooLarge, StatusError } from '../status.ts';
-import { deepEqual as jsonEqual, isPlainObject } from '../registry/objects.ts';
+import { clone, deepEqual as jsonEqual, isPlainObject } from '../registry/objects.ts';
 
 export { jsonEqual, isPlainObject };
 
@@ -187,7 +187,7 @@ const fail = (message: string) => new OperationFailed(message);
 function applyOperation(doc: Container, op: JSONObject): Container {
   const kind = typeof op.op === 'string' ? op.op : 'unknown';
   // Cloned so that later operations cannot reach into the caller's patch body.
-  const value = Object.hasOwn(op, 'value') ? structuredClone(op.value) : undefined;
+  const value = Object.hasOwn(op, 'value') ? clone(op.value) : undefined;
   const path = readPointer(op, 'path');
   switch (kind) {
     case 'add': {
@@ -240,7 +240,7 @@ function applyOperation(doc: Container, op: JSONObject): Container {
       if ('error' in path) throw fail(`copy operation failed to decode path: ${MISSING}`);
       const dst = resolveParent(doc, path.pointer);
       if (!dst) throw fail(`copy operation does not apply: doc is missing destination path: ${path.pointer}: ${MISSING}`);
-      wrapped('error while adding value during copy', () => add(dst.container, dst.key, structuredClone(copied)));
+      wrapped('error while adding value during copy', () => add(dst.container, dst.key, clone(copied)));
       return doc;
     }
     case 'test': {
@@ -277,7 +277,7 @@ function applyOperation(doc: Container, op: JSONObject): Container {
 export function applyJSONPatch<T = unknown>(doc: T, patch: unknown): T {
   const ops = decodeJSONPatch(patch);
   if (!Array.isArray(doc) && !isPlainObject(doc)) throw new TypeError('a JSON patch applies to an object or an array');
-  let result: Container = structuredClone(doc);
+  let result: Container = clone(doc);
   for (const op of ops) {
     try {
       result = applyOperation(result, op);

@@ -2,6 +2,7 @@
 // application/merge-patch+json, and its inverse, CreateMergePatch.
 
 import { badRequest } from '../status.ts';
+import { clone } from '../registry/objects.ts';
 import { isPlainObject, jsonEqual, setOwn, type JSONObject } from './jsonpatch.ts';
 
 /**
@@ -32,9 +33,9 @@ function mergeInto(target: JSONObject, patch: JSONObject): void {
       mergeInto(current, value);
     } else if (isPlainObject(current)) {
       // The Go library stores a non-object that replaces an object as it is, nulls and all.
-      setOwn(target, k, structuredClone(value));
+      setOwn(target, k, clone(value));
     } else {
-      setOwn(target, k, pruneNulls(structuredClone(value)));
+      setOwn(target, k, pruneNulls(clone(value)));
     }
   }
 }
@@ -46,7 +47,7 @@ function mergeInto(target: JSONObject, patch: JSONObject): void {
 export function applyMergePatch<T = unknown>(doc: T, patch: unknown): T {
   if (!isPlainObject(patch)) throw badRequest('Invalid JSON Patch');
   // RFC 7386: a target that is not an object merges as if it were empty.
-  const result: JSONObject = isPlainObject(doc) ? structuredClone(doc) : {};
+  const result: JSONObject = isPlainObject(doc) ? clone(doc) : {};
   mergeInto(result, patch);
   return result as T;
 }
@@ -56,7 +57,7 @@ export function createMergePatch(original: JSONObject, modified: JSONObject): JS
   const patch: JSONObject = {};
   for (const [k, after] of Object.entries(modified)) {
     if (!Object.hasOwn(original, k)) {
-      setOwn(patch, k, structuredClone(after));
+      setOwn(patch, k, clone(after));
       continue;
     }
     const before = original[k];
@@ -64,7 +65,7 @@ export function createMergePatch(original: JSONObject, modified: JSONObject): JS
       const nested = createMergePatch(before, after);
       if (Object.keys(nested).length > 0) setOwn(patch, k, nested);
     } else if (!jsonEqual(before, after)) {
-      setOwn(patch, k, structuredClone(after));
+      setOwn(patch, k, clone(after));
     }
   }
   for (const k of Object.keys(original)) {

@@ -57,4 +57,14 @@ export function sameContent(a: KubeObject, b: KubeObject): boolean {
 }
 
 /** RFC 3339 with seconds, as metav1.Time serializes. */
-export const nowRFC3339 = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+export function nowRFC3339(): string {
+  // Several stamps per write, all within one second: format once per second.
+  const sec = Math.floor(Date.now() / 1000);
+  if (sec !== stampSecond) {
+    stampSecond = sec;
+    stampText = new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return stampText;
+}
+let stampSecond = NaN;
+let stampText = '';
