@@ -1,7 +1,6 @@
 // etcd from Debian's etcd-server (3.4) on loopback: one member for kube-apiserver, or a three-member cluster
 // for the storage tests and failure drills, optionally with TLS and client certificates on both the client
 // and the peer side as a production etcd runs.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -9,27 +8,10 @@ import { join } from 'node:path';
 import { createCA, issue, writePair } from './pki.ts';
 import { freePort, launch, stop, waitFor, type Launched } from './process.ts';
 
-const PACKAGES = ['etcd-server', 'etcd-client'];
 
-export function etcdInstalled(): boolean {
-  return spawnSync('dpkg', ['-s', ...PACKAGES], { stdio: 'ignore' }).status === 0;
-}
+import { ensureEtcdInstalled, etcdInstalled } from '../etcd/harness.ts';
 
-export function ensureEtcdInstalled(): void {
-  if (etcdInstalled()) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`etcd is not installed and we are not root: run \`sudo apt-get install -y ${PACKAGES.join(' ')}\``);
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', ...PACKAGES], { env, encoding: 'utf8' });
-  let r = install();
-  if (r.status !== 0) {
-    // A stale package index is the usual cause on a fresh machine.
-    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    r = install();
-  }
-  if (r.status !== 0) throw new Error(`apt-get install ${PACKAGES.join(' ')} failed:\n${(r.stderr || r.stdout).slice(-2000)}`);
-}
+export { ensureEtcdInstalled, etcdInstalled };
 
 /** Files a client needs to reach a TLS etcd (kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile). */
 export interface EtcdClientTLS {

@@ -3,11 +3,12 @@
 // stop() ends exactly the processes it started.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureStandalonePKI } from '../../apiserver/auth/pki.ts';
+import { aptInstall } from '../support/debian.ts';
+import { freePort } from '../ironic/harness.ts';
 
 const PACKAGES = ['etcd-server', 'etcd-client'];
 
@@ -22,29 +23,10 @@ export function etcdSkipReason(): string | undefined {
 }
 
 export function ensureEtcdInstalled(): void {
-  if (etcdInstalled()) return;
-  if (process.getuid?.() !== 0) throw new Error(`etcd is not installed and we are not root: run \`sudo apt-get install -y ${PACKAGES.join(' ')}\``);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], { env, encoding: 'utf8' });
-  if (r.status !== 0) {
-    // A stale package index is the usual cause on a fresh machine.
-    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], { env, encoding: 'utf8' });
-  }
-  if (r.status !== 0) throw new Error(`apt-get install ${PACKAGES.join(' ')} failed:\n${(r.stderr || r.stdout).slice(-2000)}`);
+  if (!etcdInstalled()) aptInstall('etcd', PACKAGES);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** PEM material a client needs for a TLS etcd: the CA and a client certificate it accepts. */
 export interface EtcdClientTLS {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { aptInstall } from '../support/debian.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -74,19 +75,7 @@ export function ironicSkipReason(): string | undefined {
 }
 
 export async function ensureIronicInstalled(): Promise<void> {
-  if (ironicInstalled()) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`Ironic is not installed and we are not root: run \`sudo apt-get install -y ${PACKAGES.join(' ')}\``);
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', ...PACKAGES], { env, encoding: 'utf8' });
-  let r = install();
-  if (r.status !== 0) {
-    // A stale package index is the usual cause on a fresh machine.
-    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    r = install();
-  }
-  if (r.status !== 0) throw new Error(`apt-get install ${PACKAGES.join(' ')} failed:\n${(r.stderr || r.stdout).slice(-2000)}`);
+  if (!ironicInstalled()) aptInstall('Ironic', PACKAGES);
 }
 
 export function freePort(): Promise<number> {
