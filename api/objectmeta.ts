@@ -237,12 +237,19 @@ export function validateObjectMeta(meta: ObjectMeta, opts: { namespaced: boolean
   if (typeof meta.generation === 'number' && meta.generation < 0) {
     causes.push(fieldErrors.invalid('metadata.generation', meta.generation, 'must be greater than or equal to 0'));
   }
-  causes.push(...validateLabels(meta.labels, 'metadata.labels'));
-  causes.push(...validateAnnotations(meta.annotations, 'metadata.annotations'));
-  causes.push(...validateOwnerReferences(meta.ownerReferences, 'metadata.ownerReferences'));
-  causes.push(...validateFinalizers(meta.finalizers, 'metadata.finalizers'));
-  causes.push(...validateManagedFields(meta.managedFields, 'metadata.managedFields'));
+  causes.push(...validateMetaContents(meta));
   return causes;
+}
+
+/** What create and update check alike: the content of labels, annotations, owner references, finalizers, managed fields. */
+function validateMetaContents(meta: ObjectMeta): StatusCause[] {
+  return [
+    ...validateLabels(meta.labels, 'metadata.labels'),
+    ...validateAnnotations(meta.annotations, 'metadata.annotations'),
+    ...validateOwnerReferences(meta.ownerReferences, 'metadata.ownerReferences'),
+    ...validateFinalizers(meta.finalizers, 'metadata.finalizers'),
+    ...validateManagedFields(meta.managedFields, 'metadata.managedFields'),
+  ];
 }
 
 /** `[]string{"a", "b"}`: how Go's %#v prints the finalizers in kube's message. */
@@ -282,10 +289,6 @@ export function validateObjectMetaUpdate(newMeta: ObjectMeta, oldMeta: ObjectMet
     immutable('deletionGracePeriodSeconds', newMeta.deletionGracePeriodSeconds, oldMeta.deletionGracePeriodSeconds);
   }
 
-  causes.push(...validateLabels(newMeta.labels, 'metadata.labels'));
-  causes.push(...validateAnnotations(newMeta.annotations, 'metadata.annotations'));
-  causes.push(...validateOwnerReferences(newMeta.ownerReferences, 'metadata.ownerReferences'));
-  causes.push(...validateFinalizers(newMeta.finalizers, 'metadata.finalizers'));
-  causes.push(...validateManagedFields(newMeta.managedFields, 'metadata.managedFields'));
+  causes.push(...validateMetaContents(newMeta));
   return causes;
 }

@@ -5,29 +5,14 @@ import type { JSONSchemaProps, PrinterColumn } from './types.ts';
 
 type Extra = Omit<JSONSchemaProps, 'type' | 'description' | 'properties' | 'items'>;
 
-export const str = (description: string, extra: Extra = {}): JSONSchemaProps => ({
-  type: 'string',
-  description,
-  ...extra,
-});
+const scalar =
+  (type: 'string' | 'boolean' | 'integer' | 'number') =>
+  (description: string, extra: Extra = {}): JSONSchemaProps => ({ type, description, ...extra });
 
-export const bool = (description: string, extra: Extra = {}): JSONSchemaProps => ({
-  type: 'boolean',
-  description,
-  ...extra,
-});
-
-export const int = (description: string, extra: Extra = {}): JSONSchemaProps => ({
-  type: 'integer',
-  description,
-  ...extra,
-});
-
-export const num = (description: string, extra: Extra = {}): JSONSchemaProps => ({
-  type: 'number',
-  description,
-  ...extra,
-});
+export const str = scalar('string');
+export const bool = scalar('boolean');
+export const int = scalar('integer');
+export const num = scalar('number');
 
 /** A metav1.Time: RFC 3339 string. */
 export const time = (description: string, extra: Extra = {}): JSONSchemaProps => str(description, { format: 'date-time', ...extra });

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import type { RequestHandler } from 'express';
 import { metal3Kinds } from '../api/index.ts';
 import { HttpKubeClient } from '../api/client/kubeclient.ts';
+import { readKubeconfig } from '../api/client/kubeconfig.ts';
 import { builtinStrategies } from '../webhooks/builtin/index.ts';
 import { PolicyEngine } from '../webhooks/policy/index.ts';
 import { WebhookDispatcher } from '../webhooks/dispatch/index.ts';
 import { createAPIServer, type APIServer } from './server.ts';
 import { openStorage, type EtcdFlags } from './storage/open.ts';
 import { ensureStandalonePKI } from './auth/pki.ts';
-import { readKubeconfig } from './auth/kubeconfig.ts';
 import { ClusterClient } from './auth/kubeapi.ts';
 import { bearerTokenAuthenticator, configMapFetcher, delegatedAuthenticator } from './auth/delegated.ts';
 import { delegatedAuthorizer } from './auth/authorizer.ts';
@@ -70,7 +70,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const conn = readKubeconfig(opts.kubeconfig);
   const api = new ClusterClient(conn, { userAgent: 'metal3-apiserver' });
-  const kube = opts.kubeconfig ? HttpKubeClient.fromKubeconfig(opts.kubeconfig) : HttpKubeClient.inCluster();
+  const kube = new HttpKubeClient(conn);
 
   const authn = delegatedAuthenticator({
     fetchConfigMap: configMapFetcher(api),

@@ -1,25 +1,11 @@
 // The reconcilers' Kubernetes client over HTTPS: the same code talks to the standalone server (through its
 // kubeconfig) and to a cluster (in-cluster service account), as client-go's rest client does.
-import https from 'node:https';
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { parse as parseYAML } from 'yaml';
 import type { KubeObject } from '../types.ts';
 import { APIError, type KubeClient, type ResourceType, type WatchEvent, type WatchOptions } from './types.ts';
+import { inClusterConnection, readKubeconfig, SERVICE_ACCOUNT_DIR, type Connection } from './kubeconfig.ts';
+import { statusError, Transport } from './transport.ts';
 
-export interface ClientConfig {
-  /** https://host:port, optionally with a path prefix. */
-  server: string;
-  caPem?: string;
-  certPem?: string;
-  keyPem?: string;
-  /** A bearer token, or a function re-reading it (projected service account tokens rotate). */
-  token?: string | (() => string);
-  basicAuth?: { username: string; password: string };
-  insecureSkipTLSVerify?: boolean;
-  /** The kubeconfig context's namespace, or the service account's. */
-  namespace?: string;
+export interface ClientConfig extends Connection {
   userAgent?: string;
   /** Per-request timeout for everything but watches; 30 s unless given. */
   timeoutMs?: number;
@@ -28,92 +14,10 @@ export interface ClientConfig {
   burst?: number;
 }
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const DEFAULT_USER_AGENT = 'metal3-baremetal-controller';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-/** Finds `name` in a kubeconfig list of `{name, <field>: {...}}` entries. */
-function named(list: unknown, name: string | undefined, field: string): Record<string, unknown> {
-  if (!Array.isArray(list)) return {};
-  const entry: unknown = list.find((e) => isRecord(e) && e.name === name);
-  return isRecord(entry) && isRecord(entry[field]) ? entry[field] : {};
-}
-
-/** The ClientConfig a kubeconfig document describes; file references are resolved against baseDir. */
-export function configFromKubeconfig(text: string, baseDir: string, context?: string): ClientConfig {
-  const doc: unknown = parseYAML(text);
-  if (!isRecord(doc)) throw new Error('kubeconfig: not a YAML mapping');
-  const ctxName = context ?? str(doc['current-context']);
-  const ctx = named(doc.contexts, ctxName, 'context');
-  if (ctxName === undefined || Object.keys(ctx).length === 0) throw new Error(`kubeconfig: context ${JSON.stringify(ctxName ?? '')} not found`);
-  const cluster = named(doc.clusters, str(ctx.cluster), 'cluster');
-  const user = named(doc.users, str(ctx.user), 'user');
-  const server = str(cluster.server);
-  if (!server) throw new Error(`kubeconfig: cluster ${JSON.stringify(ctx.cluster)} has no server`);
-  const file = (p: unknown) => (str(p) ? readFileSync(resolvePath(baseDir, p as string), 'utf8') : undefined);
-  const data = (d: unknown) => (str(d) ? Buffer.from(d as string, 'base64').toString('utf8') : undefined);
-  const tokenFile = str(user.tokenFile);
-  const username = str(user.username);
-  return {
-    server,
-    caPem: data(cluster['certificate-authority-data']) ?? file(cluster['certificate-authority']),
-    certPem: data(user['client-certificate-data']) ?? file(user['client-certificate']),
-    keyPem: data(user['client-key-data']) ?? file(user['client-key']),
-    token: str(user.token) ?? (tokenFile ? () => readFileSync(resolvePath(baseDir, tokenFile), 'utf8').trim() : undefined),
-    basicAuth: username ? { username, password: str(user.password) ?? '' } : undefined,
-    insecureSkipTLSVerify: cluster['insecure-skip-tls-verify'] === true,
-    namespace: str(ctx.namespace),
-  };
-}
-
-/** A token file re-read at most once a minute, as client-go's cachingTokenSource does for projected tokens. */
-function cachedTokenFile(path: string): () => string {
-  let token = '';
-  let readAt = 0;
-  return () => {
-    const now = Date.now();
-    if (now - readAt > 60_000) {
-      token = readFileSync(path, 'utf8').trim();
-      readAt = now;
-    }
-    return token;
-  };
-}
-
-const REASONS: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  406: 'NotAcceptable',
-  409: 'Conflict',
-  410: 'Expired',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
-
-/** The APIError a non-2xx answer (ideally a metav1.Status) stands for. */
-export function statusError(code: number, body: string): APIError {
-  let status: unknown;
-  try {
-    status = JSON.parse(body);
-  } catch {
-    status = undefined;
-  }
-  if (isRecord(status) && status.kind === 'Status') {
-    const c = typeof status.code === 'number' && status.code > 0 ? status.code : code;
-    return new APIError(c, str(status.reason) ?? REASONS[c] ?? 'Unknown', str(status.message) ?? `the server responded with status ${c}`);
-  }
-  const text = body.trim().slice(0, 200);
-  return new APIError(code, REASONS[code] ?? 'Unknown', text || `the server responded with status ${code}`);
-}
 
 /** The REST path of a collection, item or subresource; cluster-scoped types ignore namespace. */
 export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
@@ -132,66 +36,41 @@ const query = (params: Record<string, string | undefined>): string => {
   return s ? `?${s}` : '';
 };
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
 export class HttpKubeClient implements KubeClient {
   readonly server: URL;
   readonly namespace: string;
   private readonly config: ClientConfig;
-  private readonly agent: https.Agent;
-  private readonly timeoutMs: number;
+  private readonly transport: Transport;
   private tokens: number;
   private lastRefill = performance.now();
   private readonly watches = new Set<() => void>();
 
   constructor(config: ClientConfig) {
     this.config = config;
-    this.server = new URL(config.server);
-    if (this.server.protocol !== 'https:') throw new Error(`kube client: only https servers are supported, got ${this.server.protocol}`);
-    this.namespace = config.namespace ?? 'default';
-    this.timeoutMs = config.timeoutMs ?? 30_000;
-    this.tokens = config.burst ?? config.qps ?? 0;
-    this.agent = new https.Agent({
-      keepAlive: true,
+    this.transport = new Transport(config, {
+      userAgent: config.userAgent ?? DEFAULT_USER_AGENT,
+      timeoutMs: config.timeoutMs ?? 30_000,
       // Watches hold a socket each; leave room for the ordinary requests beside them.
       maxSockets: 64,
-      ca: config.caPem,
-      cert: config.certPem,
-      key: config.keyPem,
-      rejectUnauthorized: !config.insecureSkipTLSVerify,
     });
+    this.server = this.transport.server;
+    this.namespace = config.namespace ?? 'default';
+    this.tokens = config.burst ?? config.qps ?? 0;
   }
 
   static fromKubeconfig(path: string, context?: string): HttpKubeClient {
-    return new HttpKubeClient(configFromKubeconfig(readFileSync(path, 'utf8'), dirname(resolvePath(path)), context));
+    return new HttpKubeClient(readKubeconfig(path, context));
   }
 
   /** The pod's service account, as client-go's rest.InClusterConfig. */
   static inCluster(dir = SERVICE_ACCOUNT_DIR): HttpKubeClient {
-    const host = process.env.KUBERNETES_SERVICE_HOST;
-    const port = process.env.KUBERNETES_SERVICE_PORT;
-    if (!host || !port) throw new Error('in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set');
-    let namespace: string | undefined;
-    try {
-      namespace = readFileSync(`${dir}/namespace`, 'utf8').trim();
-    } catch {
-      namespace = undefined;
-    }
-    return new HttpKubeClient({
-      server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-      caPem: readFileSync(`${dir}/ca.crt`, 'utf8'),
-      token: cachedTokenFile(`${dir}/token`),
-      namespace,
-    });
+    return new HttpKubeClient(inClusterConnection(dir));
   }
 
   /** Ends every watch and closes idle connections. */
   close(): void {
     for (const stop of [...this.watches]) stop();
-    this.agent.destroy();
+    this.transport.close();
   }
 
   async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
@@ -264,7 +143,7 @@ export class HttpKubeClient implements KubeClient {
       this.watches.delete(stop);
       req.destroy();
     };
-    const req = this.request('GET', path, undefined, undefined, (res) => {
+    const req = this.transport.request('GET', path, undefined, undefined, (res) => {
       if (res.statusCode !== 200) {
         let body = '';
         res.setEncoding('utf8');
@@ -344,60 +223,9 @@ export class HttpKubeClient implements KubeClient {
     await this.json('DELETE', resourcePath(type, namespace, name), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' });
   }
 
-  private async json<T = KubeObject>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  private async json<T = KubeObject>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     await this.throttle();
-    const answer = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), contentType);
-    if (answer.status < 200 || answer.status >= 300) throw statusError(answer.status, answer.body);
-    try {
-      return JSON.parse(answer.body) as T;
-    } catch {
-      throw new APIError(500, 'InternalError', `${method} ${path}: the answer is not JSON`);
-    }
-  }
-
-  private send(method: string, path: string, body: string | undefined, contentType: string): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const req = this.request(method, path, body, contentType, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out after ${this.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  private request(
-    method: string,
-    path: string,
-    body: string | undefined,
-    contentType: string | undefined,
-    onResponse: (res: IncomingMessage) => void,
-  ): ClientRequest {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.config.userAgent ?? DEFAULT_USER_AGENT };
-    if (body !== undefined) {
-      headers['content-type'] = contentType ?? 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(body));
-    }
-    const token = typeof this.config.token === 'function' ? this.config.token() : this.config.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    else if (this.config.basicAuth) {
-      headers.authorization = `Basic ${Buffer.from(`${this.config.basicAuth.username}:${this.config.basicAuth.password}`).toString('base64')}`;
-    }
-    const prefix = this.server.pathname.replace(/\/$/, '');
-    return https.request(
-      {
-        agent: this.agent,
-        method,
-        hostname: this.server.hostname.replace(/^\[|\]$/g, ''),
-        port: this.server.port || 443,
-        path: prefix + path,
-        headers,
-      },
-      onResponse,
-    );
+    return this.transport.json<T>(method, path, body, contentType);
   }
 
   /** A token bucket before every request but watches, when qps is configured. */

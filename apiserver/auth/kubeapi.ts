@@ -1,22 +1,15 @@
 // The few calls delegated authentication and authorization make to kube-apiserver (ConfigMap reads,
-// TokenReview, SubjectAccessReview, service-account issuer discovery), over one keep-alive HTTPS agent.
+// TokenReview, SubjectAccessReview, service-account issuer discovery): api/client's Transport, with retries.
 
-import https from 'node:https';
-import type { ClusterConnection } from './kubeconfig.ts';
+import { APIError } from '../../api/client/types.ts';
+import type { Connection } from '../../api/client/kubeconfig.ts';
+import { decodeJSON, statusError, Transport } from '../../api/client/transport.ts';
 
 /** A JSON client for kube-apiserver; the delegated authenticator and authorizer depend on this, not on https. */
 export interface ClusterAPI {
   /** The decoded body, or undefined for 404. */
   getJSON(path: string): Promise<unknown>;
   postJSON(path: string, body: unknown): Promise<unknown>;
-}
-
-export class ClusterRequestError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 export interface ClusterClientOptions {
@@ -30,52 +23,42 @@ export interface ClusterClientOptions {
 }
 
 // 429 and 5xx are kube-apiserver shedding load or restarting; k8s.io/apiserver's webhooks retry those too.
-const retriable = (e: unknown) => !(e instanceof ClusterRequestError) || e.status === 429 || e.status >= 500;
+const retriable = (e: unknown) => !(e instanceof APIError) || e.code === 429 || e.code >= 500;
 
 export class ClusterClient implements ClusterAPI {
-  private readonly conn: ClusterConnection;
-  private readonly base: URL;
-  private readonly agent: https.Agent;
-  private readonly timeoutMs: number;
+  private readonly transport: Transport;
   private readonly retries: number;
   private readonly backoffMs: number;
-  private readonly userAgent: string;
 
-  constructor(conn: ClusterConnection, opts: ClusterClientOptions = {}) {
-    this.conn = conn;
-    this.base = new URL(conn.server);
-    if (this.base.protocol !== 'https:') throw new Error(`cluster client: only https servers are supported, got ${conn.server}`);
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  constructor(conn: Connection, opts: ClusterClientOptions = {}) {
+    this.transport = new Transport(conn, {
+      userAgent: opts.userAgent ?? 'metal3-apiserver',
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      // Service-account issuer discovery answers its key set as application/jwk-set+json.
+      accept: 'application/json, application/jwk-set+json',
+    });
     this.retries = opts.retries ?? 3;
     this.backoffMs = opts.backoffMs ?? 200;
-    this.userAgent = opts.userAgent ?? 'metal3-apiserver';
-    this.agent = new https.Agent({
-      keepAlive: true,
-      ca: conn.caPem,
-      cert: conn.certPem,
-      key: conn.keyPem,
-      rejectUnauthorized: !conn.insecureSkipTLSVerify,
-    });
   }
 
   close(): void {
-    this.agent.destroy();
+    this.transport.close();
   }
 
   async getJSON(path: string): Promise<unknown> {
     try {
       return await this.withRetries('GET', path);
     } catch (e) {
-      if (e instanceof ClusterRequestError && e.status === 404) return undefined;
+      if (e instanceof APIError && e.code === 404) return undefined;
       throw e;
     }
   }
 
   postJSON(path: string, body: unknown): Promise<unknown> {
-    return this.withRetries('POST', path, JSON.stringify(body));
+    return this.withRetries('POST', path, body);
   }
 
-  private async withRetries(method: string, path: string, body?: string): Promise<unknown> {
+  private async withRetries(method: string, path: string, body?: unknown): Promise<unknown> {
     for (let attempt = 0, wait = this.backoffMs; ; attempt++, wait *= 2) {
       try {
         return await this.once(method, path, body);
@@ -86,49 +69,15 @@ export class ClusterClient implements ClusterAPI {
     }
   }
 
-  private once(method: string, path: string, body?: string): Promise<unknown> {
-    const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
-    const token = typeof this.conn.token === 'function' ? this.conn.token() : this.conn.token;
-    const headers: Record<string, string> = { Accept: 'application/json, application/jwk-set+json', 'User-Agent': this.userAgent };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(body));
+  private async once(method: string, path: string, body?: unknown): Promise<unknown> {
+    const answer = await this.transport.send(method, path, body);
+    if (answer.status < 200 || answer.status > 299) {
+      const e = statusError(answer.status, answer.body);
+      // These errors reach logs and 500 answers far from the call: say which call it was.
+      throw new APIError(e.code, e.reason, `${method} ${path}: ${e.code} ${e.message}`);
     }
-    return new Promise((resolve, reject) => {
-      const req = https.request(url, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            reject(new ClusterRequestError(status, `${method} ${url.pathname}: ${status} ${statusMessage(text)}`));
-            return;
-          }
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new Error(`${method} ${url.pathname}: response is not JSON`));
-          }
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: no answer within ${this.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+    return decodeJSON(method, path, answer.body);
   }
-}
-
-function statusMessage(text: string): string {
-  try {
-    const s: unknown = JSON.parse(text);
-    if (typeof s === 'object' && s !== null && 'message' in s && typeof s.message === 'string') return s.message;
-  } catch {
-    // not a Status; fall through to the raw text
-  }
-  return text.slice(0, 200);
 }
 
 /** kube-system/extension-apiserver-authentication's data, or undefined when the ConfigMap does not exist. */

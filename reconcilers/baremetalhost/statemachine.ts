@@ -449,6 +449,15 @@ const handleExternallyProvisioned: Handler = async (ctx) => {
 
 const deleting = (ctx: HostContext) => Boolean(ctx.host.metadata.deletionTimestamp);
 
+/** A host being deleted stops retrying a failing deprovision after deleteRetryCount and is powered off instead. */
+function deprovisioningFailed(ctx: HostContext, errorType: ErrorType, message: string): ActionResult {
+  if (deleting(ctx) && status(ctx).errorCount > deleteRetryCount) {
+    ctx.nextState = 'powering off before delete';
+    return actionComplete();
+  }
+  return actionFailed(errorType, message);
+}
+
 const handleDeprovisioning: Handler = async (ctx) => {
   const s = status(ctx);
   if (deleting(ctx) && !ctx.haveCredentials && !s.provisioning.ID) {
@@ -464,23 +473,11 @@ const handleDeprovisioning: Handler = async (ctx) => {
       customDeploy: s.provisioning.customDeploy,
       deprovisioning: true,
     });
-    if (adopted.errorMessage) {
-      if (deleting(ctx) && s.errorCount > deleteRetryCount) {
-        ctx.nextState = 'powering off before delete';
-        return actionComplete();
-      }
-      return actionFailed('provisioned registration error', adopted.errorMessage);
-    }
+    if (adopted.errorMessage) return deprovisioningFailed(ctx, 'provisioned registration error', adopted.errorMessage);
     if (adopted.dirty) return actionContinue(adopted.requeueAfterMs ?? timing.hostErrorRetry);
   }
   const res = await ctx.provisioner.deprovision(hd, { restartOnFailure: s.errorType === 'provisioning error' });
-  if (res.errorMessage) {
-    if (deleting(ctx) && s.errorCount > deleteRetryCount) {
-      ctx.nextState = 'powering off before delete';
-      return actionComplete();
-    }
-    return actionFailed('provisioning error', res.errorMessage);
-  }
+  if (res.errorMessage) return deprovisioningFailed(ctx, 'provisioning error', res.errorMessage);
   if (res.dirty) return actionContinue(res.requeueAfterMs ?? timing.hostErrorRetry);
   removeAnnotation(ctx.host.metadata, rebootAnnotation);
   delete s.provisioning.image;

@@ -1,20 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import forge from 'node-forge';
 import { verifyChain } from '../../apiserver/auth/x509.ts';
 import { requestHeaderConfigFrom, stripHeaders, userFromRequestHeaders } from '../../apiserver/auth/requestheader.ts';
-import { buildKubeconfig, connectionFromKubeconfig } from '../../apiserver/auth/kubeconfig.ts';
-import { stringify } from 'yaml';
 import { TTLCache } from '../../apiserver/auth/ttlcache.ts';
-import { ClusterClient, ClusterRequestError, fetchAuthenticationConfigMap } from '../../apiserver/auth/kubeapi.ts';
+import { ClusterClient, fetchAuthenticationConfigMap } from '../../apiserver/auth/kubeapi.ts';
+import { APIError } from '../../api/client/types.ts';
 import { close, listen, makeCerts, portOf } from './auth-fixtures.ts';
 
 // --- a tiny certificate factory for chains pki.ts does not make (intermediates, expired leaves, EKUs) ---
@@ -170,46 +166,6 @@ describe('request-header parsing', () => {
   });
 });
 
-describe('connectionFromKubeconfig', () => {
-  it('reads embedded data as buildKubeconfig writes it', () => {
-    const doc = buildKubeconfig({ server: 'https://127.0.0.1:6443', caPem: 'CA', certPem: 'CERT', keyPem: 'KEY' });
-    assert.deepEqual(connectionFromKubeconfig(stringify(doc), '/'), {
-      server: 'https://127.0.0.1:6443',
-      caPem: 'CA',
-      certPem: 'CERT',
-      keyPem: 'KEY',
-      token: undefined,
-      insecureSkipTLSVerify: false,
-    });
-  });
-
-  it('resolves file references against the kubeconfig directory and re-reads token files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-test-'));
-    try {
-      writeFileSync(join(dir, 'ca.crt'), 'CA-FILE');
-      writeFileSync(join(dir, 'token'), 'tok-1\n');
-      const text = stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        'current-context': 'a',
-        contexts: [{ name: 'a', context: { cluster: 'c', user: 'u' } }, { name: 'b', context: { cluster: 'c', user: 'v' } }],
-        clusters: [{ name: 'c', cluster: { server: 'https://k:6443', 'certificate-authority': 'ca.crt' } }],
-        users: [{ name: 'u', user: { tokenFile: 'token' } }, { name: 'v', user: { token: 'static' } }],
-      });
-      const conn = connectionFromKubeconfig(text, dir);
-      assert.equal(conn.caPem, 'CA-FILE');
-      assert.ok(typeof conn.token === 'function');
-      assert.equal(conn.token(), 'tok-1');
-      writeFileSync(join(dir, 'token'), 'tok-2\n');
-      assert.equal(conn.token(), 'tok-2');
-      assert.equal(connectionFromKubeconfig(text, dir, 'b').token, 'static');
-      assert.throws(() => connectionFromKubeconfig(text, dir, 'missing'), /context "missing" not found/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
 describe('TTLCache', () => {
   it('shares one load between concurrent misses and keeps it for its TTL', async () => {
     let now = 0;
@@ -263,7 +219,7 @@ describe('ClusterClient', () => {
       assert.deepEqual(await fetchAuthenticationConfigMap(client), { 'client-ca-file': 'PEM' });
       assert.equal(attempts, 3);
       assert.equal(await client.getJSON('/missing'), undefined);
-      await assert.rejects(client.getJSON('/forbidden'), (e: unknown) => e instanceof ClusterRequestError && e.status === 403 && /nope/.test(e.message));
+      await assert.rejects(client.getJSON('/forbidden'), (e: unknown) => e instanceof APIError && e.code === 403 && e.message === 'GET /forbidden: 403 nope');
     } finally {
       client.close();
       await close(server);

@@ -2,13 +2,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../api/types.ts';
 import { startStandalone, type Standalone } from '../../apiserver/standalone.ts';
-import { configFromKubeconfig, HttpKubeClient, resourcePath, statusError } from '../../api/client/kubeclient.ts';
+import { HttpKubeClient, resourcePath } from '../../api/client/kubeclient.ts';
 import { Informer } from '../../api/client/informer.ts';
 import { EventRecorder, eventType } from '../../reconcilers/runtime/events.ts';
 import { APIError, type ResourceType, type WatchEvent } from '../../api/client/types.ts';
@@ -53,51 +53,6 @@ test('paths: core group under /api, others under /apis, namespaces only for name
   assert.equal(resourcePath(bmhType, 'ns', 'h', 'status'), '/apis/metal3.io/v1alpha1/namespaces/ns/baremetalhosts/h/status');
   assert.equal(resourcePath(bmhType), '/apis/metal3.io/v1alpha1/baremetalhosts');
   assert.equal(resourcePath(nsType, 'ignored', 'default'), '/api/v1/namespaces/default');
-});
-
-test('errors carry the Status code and reason, or a reason from the HTTP code', () => {
-  const e = statusError(409, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the object has been modified', reason: 'Conflict', code: 409 }));
-  assert.deepEqual([e.code, e.reason, e.message], [409, 'Conflict', 'the object has been modified']);
-  const p = statusError(404, '404 page not found\n');
-  assert.deepEqual([p.code, p.reason, p.message], [404, 'NotFound', '404 page not found']);
-});
-
-test('kubeconfig: the current context, embedded data, and file references relative to the kubeconfig', () => {
-  const d = mkdtempSync(join(tmpdir(), 'kc-'));
-  try {
-    writeFileSync(join(d, 'ca.pem'), 'CA-PEM');
-    const text = [
-      'apiVersion: v1',
-      'kind: Config',
-      'current-context: b',
-      'clusters:',
-      '- {name: c1, cluster: {server: "https://a:1", certificate-authority-data: ' + Buffer.from('X').toString('base64') + '}}',
-      '- {name: c2, cluster: {server: "https://b:2", certificate-authority: ca.pem}}',
-      'contexts:',
-      '- {name: a, context: {cluster: c1, user: u1}}',
-      '- {name: b, context: {cluster: c2, user: u2, namespace: metal3}}',
-      'users:',
-      '- {name: u1, user: {token: t1}}',
-      '- {name: u2, user: {token: t2}}',
-    ].join('\n');
-    const cfg = configFromKubeconfig(text, d);
-    assert.deepEqual([cfg.server, cfg.caPem, cfg.token, cfg.namespace], ['https://b:2', 'CA-PEM', 't2', 'metal3']);
-    const a = configFromKubeconfig(text, d, 'a');
-    assert.deepEqual([a.server, a.caPem, a.token], ['https://a:1', 'X', 't1']);
-    assert.throws(() => configFromKubeconfig(text, d, 'nope'), /context "nope" not found/);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
-
-test('in-cluster config needs the service host and port', () => {
-  const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
-  delete process.env.KUBERNETES_SERVICE_HOST;
-  try {
-    assert.throws(() => HttpKubeClient.inCluster(), /KUBERNETES_SERVICE_HOST/);
-  } finally {
-    if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
-  }
 });
 
 test('a Secret: create, get, list, update, patch, delete against the standalone server', async () => {
