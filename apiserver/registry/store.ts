@@ -131,6 +131,13 @@ function parseResourceVersion(rv: string, what = 'resourceVersion'): number {
 
 const listOptionsInvalid = (causes: StatusCause[]) => invalid('ListOptions', 'meta.k8s.io', '', causes);
 
+/** An object as guaranteedUpdate starts from; current is false for the watch cache's possibly lagging copy. */
+interface Latest {
+  obj: KubeObject;
+  kv: Pick<KeyValue, 'modRevision'>;
+  current: boolean;
+}
+
 export class Store {
   readonly def: ResourceDefinition;
   readonly apiVersion: string;
@@ -224,17 +231,23 @@ export class Store {
   }
 
   /** The latest committed state: the base of every read-modify-write. */
-  private async getLatest(namespace: string, name: string): Promise<{ obj: KubeObject; kv: Pick<KeyValue, 'modRevision'> } | undefined> {
+  private async getLatest(namespace: string, name: string): Promise<Latest | undefined> {
     const key = this.key(namespace, name);
     // With no write between storage and the watch cache, the cache holds the latest state, already
-    // parsed: skip the SQL read and JSON.parse. Otherwise the cache may lag, so read what is committed.
+    // parsed: skip the storage read and JSON.parse. Otherwise the cache may lag, so read what is committed.
     const committed = this.storage.committedRevision?.() ?? this.storage.currentRevision();
-    if (this.cacher.revision() === committed) {
-      const cached = this.cacher.get(key);
-      return cached ? { obj: clone(cached.object), kv: { modRevision: cached.modRevision } } : undefined;
-    }
+    if (this.cacher.revision() === committed) return this.fromCache(key, true);
+    return this.fromStorage(key);
+  }
+
+  private fromCache(key: string, current: boolean): Latest | undefined {
+    const cached = this.cacher.get(key);
+    return cached ? { obj: clone(cached.object), kv: { modRevision: cached.modRevision }, current } : undefined;
+  }
+
+  private async fromStorage(key: string): Promise<Latest | undefined> {
     const kv = await this.storage.get(key);
-    return kv ? { obj: this.decode(kv), kv } : undefined;
+    return kv ? { obj: this.decode(kv), kv, current: true } : undefined;
   }
 
   /** Build the object predicate for label and field selectors (shared by list and watch). */
@@ -532,15 +545,22 @@ export class Store {
     subresource: string,
     tryUpdate: (current: KubeObject | undefined) => Promise<{ obj: KubeObject; pinnedRV?: string; created?: boolean }>,
   ): Promise<{ obj: KubeObject; created: boolean }> {
-    for (let attempt = 0; attempt < 16; attempt++) {
-      const latest = await this.getLatest(namespace, name);
+    const key = this.key(namespace, name);
+    // As k8s.io/apiserver's etcd3 store: start from the watch cache's copy even while writes are in flight,
+    // and let the storage's compare-and-swap tell whether it was current; a conflict carries the stored
+    // state, so the common update costs one storage round trip, not a read and a write.
+    let latest = this.fromCache(key, false);
+    // Every conflict means another writer succeeded, so the loop always progresses; the bound is for
+    // writers racing on one object (kube retries without one), not for a livelock.
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      if (!latest) latest = await this.getLatest(namespace, name);
       const { obj, pinnedRV, created } = await tryUpdate(latest ? clone(latest.obj) : undefined);
       if (!latest) {
         // Only apply creates through an update path.
         if (!created) throw notFound(this.ref(), name);
         if (ctx.dryRun) return { obj, created: true };
         try {
-          const kv = await this.storage.create(this.key(namespace, name), this.encode(obj));
+          const kv = await this.storage.create(key, this.encode(obj));
           return { obj: this.withRevision(obj, kv), created: true };
         } catch (e) {
           if (e instanceof KeyExistsError) continue;
@@ -548,21 +568,39 @@ export class Store {
         }
       }
       const old = latest.obj;
-      if (pinnedRV !== undefined && pinnedRV !== old.metadata.resourceVersion) throw staleObject(this.ref(), name);
-      if (sameContent(obj, old)) return { obj: old, created: false };
+      // A mismatch or a no-op decided against a copy that may be stale is decided again on the stored state.
+      const settled = (decision: boolean) => {
+        if (!decision || latest!.current) return true;
+        latest = undefined;
+        return false;
+      };
+      if (pinnedRV !== undefined && pinnedRV !== old.metadata.resourceVersion) {
+        if (settled(true)) throw staleObject(this.ref(), name);
+        continue;
+      }
+      if (sameContent(obj, old)) {
+        if (settled(true)) return { obj: old, created: false };
+        continue;
+      }
       // The last finalizer removed from an object being deleted completes the deletion.
       const finishDelete = !!obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0;
       if (ctx.dryRun) return { obj, created: false };
       try {
         if (finishDelete) {
-          const kv = await this.storage.delete(this.key(namespace, name), latest.kv.modRevision);
+          const kv = await this.storage.delete(key, latest.kv.modRevision);
           return { obj: this.withRevision(obj, kv), created: false };
         }
-        const kv = await this.storage.update(this.key(namespace, name), this.encode(obj), latest.kv.modRevision);
+        const kv = await this.storage.update(key, this.encode(obj), latest.kv.modRevision);
         return { obj: this.withRevision(obj, kv), created: false };
       } catch (e) {
-        if (e instanceof RevisionConflictError || e instanceof KeyNotFoundError) {
-          if (pinnedRV !== undefined) throw staleObject(this.ref(), name);
+        if (e instanceof RevisionConflictError) {
+          if (pinnedRV !== undefined && latest.current) throw staleObject(this.ref(), name);
+          latest = { obj: this.decode(e.current), kv: e.current, current: true };
+          continue;
+        }
+        if (e instanceof KeyNotFoundError) {
+          if (pinnedRV !== undefined && latest.current) throw staleObject(this.ref(), name);
+          latest = undefined;
           continue;
         }
         this.storageError(e, name);
