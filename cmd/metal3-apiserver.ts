@@ -53,6 +53,14 @@ const usage = `Usage: metal3-apiserver [flags]
                         service-account JWTs against the cluster's JWKS
   --anonymous-auth      cluster mode: let requests without credentials in as system:anonymous (default off)
   --leader-elect=false  cluster mode: reconcile without a Lease (default: one replica reconciles at a time)
+  --leader-elect-lease-duration DURATION
+                        how long the other replicas wait after the Lease's last renewal before taking it
+                        (default 12s: a killed leader is replaced within about 14s)
+  --leader-elect-renew-deadline DURATION
+                        how long the leader keeps retrying a failed renewal before it stops reconciling
+                        and exits (default 8s; less than the lease duration)
+  --leader-elect-retry-period DURATION
+                        the gap between two tries to acquire or renew the Lease (default 2s)
   --storage-backend sqlite|etcd
                         where objects live (env METAL3_STORAGE_BACKEND, default sqlite: DATA_DIR/state.db)
   --etcd-servers URLS   comma-separated etcd client URLs, e.g. https://10.0.0.1:2379 (env ETCD_SERVERS)
@@ -71,11 +79,31 @@ const usage = `Usage: metal3-apiserver [flags]
   -h, --help            this text
 `;
 
-/** A Go-style duration (`500ms`, `30s`, `5m`, `1h`), as kube's --etcd-compaction-interval takes. */
+const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A Go duration (`500ms`, `12s`, `1m30s`, `1.5s`), as kube's --etcd-compaction-interval and --leader-elect-* take. */
 function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!m) throw new Error(`invalid duration: ${text} (want e.g. 500ms, 30s, 5m)`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) throw new Error(`invalid duration: ${text} (want e.g. 500ms, 30s, 5m)`);
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(n) * unitMs[unit as keyof typeof unitMs];
+  return Math.round(ms);
+}
+
+/**
+ * The Lease timings, checked as client-go's NewLeaderElector checks them. The defaults are shorter than
+ * controller-runtime's 15 s / 10 s / 2 s so that a killed leader is replaced within 15 s: the survivor takes
+ * the Lease one lease duration after it last saw it renewed, at its next retry.
+ */
+function leaseTimings(values: { lease?: string; renew?: string; retry?: string }): { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } {
+  const leaseDurationMs = durationMs(values.lease ?? '12s');
+  const renewDeadlineMs = durationMs(values.renew ?? '8s');
+  const retryPeriodMs = durationMs(values.retry ?? '2s');
+  if (retryPeriodMs <= 0) throw new Error('--leader-elect-retry-period must be greater than zero');
+  // The Lease records whole seconds; a shorter lease would be written as 0 and never expire for others.
+  if (leaseDurationMs < 1000) throw new Error('--leader-elect-lease-duration must be at least 1s');
+  if (leaseDurationMs <= renewDeadlineMs) throw new Error('--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline');
+  if (renewDeadlineMs <= retryPeriodMs * 1.2) throw new Error('--leader-elect-renew-deadline must be greater than 1.2 × --leader-elect-retry-period');
+  return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
 }
 
 async function main(): Promise<void> {
@@ -104,6 +132,9 @@ async function main(): Promise<void> {
       'token-auth': { type: 'string' },
       'anonymous-auth': { type: 'boolean' },
       'leader-elect': { type: 'string' },
+      'leader-elect-lease-duration': { type: 'string' },
+      'leader-elect-renew-deadline': { type: 'string' },
+      'leader-elect-retry-period': { type: 'string' },
       'etcd-servers': { type: 'string' },
       'etcd-cafile': { type: 'string' },
       'etcd-certfile': { type: 'string' },
@@ -151,6 +182,7 @@ async function main(): Promise<void> {
   const etcdServers = (values['etcd-servers'] ?? process.env.ETCD_SERVERS ?? '').split(',').filter(Boolean);
   const mode = values.mode ?? process.env.METAL3_MODE ?? 'standalone';
   if (mode !== 'standalone' && mode !== 'cluster') throw new Error(`invalid --mode: ${mode} (want standalone or cluster)`);
+  const leaseTiming = leaseTimings({ lease: values['leader-elect-lease-duration'], renew: values['leader-elect-renew-deadline'], retry: values['leader-elect-retry-period'] });
   const tokenAuth = values['token-auth'] ?? 'tokenreview';
   if (tokenAuth !== 'tokenreview' && tokenAuth !== 'jwt') throw new Error(`invalid --token-auth: ${tokenAuth}`);
   const common: StandaloneOptions = {
@@ -202,6 +234,7 @@ async function main(): Promise<void> {
         s.leaderElection && values['leader-elect'] !== 'false'
           ? {
               ...s.leaderElection,
+              ...leaseTiming,
               onLost: () => {
                 console.error('reconciler: leadership lost; exiting so that no two replicas reconcile at once');
                 process.exit(1);

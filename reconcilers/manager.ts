@@ -24,6 +24,10 @@ export interface ManagerOptions {
     namespace: string;
     name: string;
     identity: string;
+    /** The Lease timings; the LeaderElector's (controller-runtime's) defaults unless given. */
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
     /** Leadership lost: what was reconciling must stop at once (the process exits, as controller-runtime's do). */
     onLost?: () => void;
   };
@@ -107,6 +111,9 @@ export function startManager(opts: ManagerOptions): Manager {
       namespace: le.namespace,
       name: le.name,
       identity: le.identity,
+      leaseDurationMs: le.leaseDurationMs,
+      renewDeadlineMs: le.renewDeadlineMs,
+      retryPeriodMs: le.retryPeriodMs,
       onStartedLeading: () => {
         log(`${le.identity} leads ${le.namespace}/${le.name}: reconciling`);
         controller.start();

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCountingProxy, type CountingProxy } from '../../bench/provision/proxy.ts';
+import { startCountingProxy, type CountingProxy } from '../support/ironic-proxy.ts';
 import { ironicSkipReason, startIronic, type RunningIronic } from '../ironic/harness.ts';
 import { DrillServer, ensureNamespace, hostsPath, long, report } from './lib.ts';
 

@@ -9,27 +9,24 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { writeKubeconfig } from '../../apiserver/auth/kubeconfig.ts';
 import { controlPlaneSkipReason, startControlPlane, type ControlPlane } from '../cluster/kube-apiserver.ts';
-import { issue } from '../cluster/pki.ts';
-import { freePort, launch, portOpen, stop, tail, waitFor, type Launched } from '../cluster/process.ts';
-import { APISERVICE_NAME, apiServiceCondition, registrationManifest, SERVER_NAMESPACE, SERVER_SERVICE, SERVER_USER } from '../cluster/up.ts';
+import { stop } from '../cluster/process.ts';
+import { applyStdin, LEASE_NAME, pointApiServiceAt, readLease, registerServer, startReplica, until, untilLeading, type Replica } from '../cluster/replicas.ts';
+import { APISERVICE_NAME, apiServiceCondition, SERVER_NAMESPACE } from '../cluster/up.ts';
 
 const run = promisify(execFile);
 const skip = controlPlaneSkipReason();
-const repoRoot = resolve(import.meta.dirname, '../..');
 
 const NS = 'replicas';
-const LEASE = 'metal3-baremetal-controller';
-/** The LeaderElector's defaults (controller-runtime's): a lease of 15 s, retried every 2 s. */
-const LEASE_SECONDS = 15;
+const FIELD_MANAGER = 'replicas-test';
+/** cmd/metal3-apiserver.ts's defaults in cluster mode: a lease of 12 s, retried every 2 s. */
+const LEASE_SECONDS = 12;
 const RETRY_SECONDS = 2;
 const VALUE = 'replicas.metal3.io/value';
 const LOAD_SECONDS = 10;
@@ -38,93 +35,9 @@ const CLIENTS = 8;
 
 const hostsPath = `/apis/metal3.io/v1alpha1/namespaces/${NS}/baremetalhosts`;
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
 interface Host {
   metadata: { name: string; resourceVersion: string; annotations?: Record<string, string> };
   spec: Record<string, unknown>;
-}
-
-/** One replica: its process, and a keep-alive HTTPS client that presents the cluster admin's certificate. */
-class Replica {
-  readonly name: string;
-  readonly port: number;
-  readonly dataDir: string;
-  proc!: Launched;
-  private agent?: https.Agent;
-
-  constructor(name: string, port: number, dataDir: string) {
-    this.name = name;
-    this.port = port;
-    this.dataDir = dataDir;
-  }
-
-  /** The LeaderElector's identity for this process (cmd/metal3-apiserver.ts). */
-  get identity(): string {
-    return `${hostname()}_${this.proc.pid}`;
-  }
-
-  log(): string {
-    return readFileSync(this.proc.logFile, 'utf8');
-  }
-
-  /** The serving CA only exists once the replica has written its PKI, so the agent is made on first use. */
-  private agentFor(cp: ControlPlane): https.Agent {
-    this.agent ??= new https.Agent({
-      keepAlive: true,
-      maxSockets: 16,
-      ca: readFileSync(join(this.dataDir, 'pki', 'ca.crt')),
-      cert: cp.pki.admin.cert,
-      key: cp.pki.admin.key,
-    });
-    return this.agent;
-  }
-
-  request(cp: ControlPlane, method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<Reply> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolvePromise, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          agent: this.agentFor(cp),
-          timeout: timeoutMs,
-          headers: { Accept: 'application/json', ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }) },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: text }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  /** A raw watch stream (its own connection, not the pooled ones). */
-  watch(cp: ControlPlane, path: string): Promise<IncomingMessage> {
-    return new Promise((resolvePromise, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port: this.port, path, ca: readFileSync(join(this.dataDir, 'pki', 'ca.crt')), cert: cp.pki.admin.cert, key: cp.pki.admin.key, agent: false },
-        (res) => (res.statusCode === 200 ? resolvePromise(res) : reject(new Error(`watch ${path}: HTTP ${res.statusCode}`))),
-      );
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
-  close(): void {
-    this.agent?.destroy();
-  }
 }
 
 /** Collects a watch stream's events as they arrive. */
@@ -139,16 +52,6 @@ function collect(res: IncomingMessage): { type: string; object: Host }[] {
   });
   res.on('error', () => {});
   return events;
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000}s`);
-    await sleep(100);
-  }
 }
 
 const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
@@ -178,22 +81,6 @@ async function kubectl(kubeconfig: string, args: string[]): Promise<string> {
   return (await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' })).stdout;
 }
 
-interface LeaseView {
-  holderIdentity?: string;
-  renewTime?: string;
-  acquireTime?: string;
-  leaseTransitions?: number;
-}
-
-async function readLease(cp: ControlPlane): Promise<LeaseView | undefined> {
-  try {
-    const out = await kubectl(cp.adminKubeconfig, ['get', 'lease', '-n', SERVER_NAMESPACE, LEASE, '-o', 'json']);
-    return (JSON.parse(out) as { spec: LeaseView }).spec;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What each client tried for one name, in order, and how far it got acknowledged. */
 interface Attempt {
   values: string[];
@@ -208,60 +95,20 @@ describe('two replicas on one etcd', { skip }, () => {
   let cp: ControlPlane;
   let a: Replica;
   let b: Replica;
-  let kubeconfig: string;
-
-  const startReplica = (r: Replica) => {
-    r.proc = launch(
-      `metal3-apiserver-${r.name}`,
-      process.execPath,
-      [
-        join(repoRoot, 'cmd/metal3-apiserver.ts'),
-        '--mode=cluster',
-        '--kubeconfig',
-        kubeconfig,
-        '--data-dir',
-        r.dataDir,
-        '--port',
-        String(r.port),
-        '--bind-address',
-        '127.0.0.1',
-        '--storage-backend',
-        'etcd',
-        '--etcd-servers',
-        cp.etcdEndpoints.join(','),
-        '--enable-fake-bmc',
-      ],
-      join(dir, `metal3-apiserver-${r.name}.log`),
-      { cwd: repoRoot },
-    );
-    return waitFor(`replica ${r.name} on ${r.port}`, r.proc, 60_000, async () => (await portOpen(r.port)) || 'port closed');
-  };
-
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cluster-replicas-'));
     cp = await startControlPlane({ dir, log: (l) => console.error(l) });
-    const identity = issue(cp.pki.ca, { commonName: SERVER_USER, clientAuth: true });
-    kubeconfig = join(dir, 'metal3.kubeconfig');
-    writeKubeconfig(kubeconfig, { server: cp.url, caPem: cp.pki.ca.cert, certPem: identity.cert, keyPem: identity.key, user: SERVER_SERVICE, context: 'harness' });
-    a = new Replica('a', await freePort(), join(dir, 'a'));
-    b = new Replica('b', await freePort(), join(dir, 'b'));
-    // Registered (with the auth-delegator and authentication-reader bindings) before any replica starts:
-    // cluster mode reads the front-proxy configuration at start-up.
-    await applyStdin(cp.adminKubeconfig, registrationManifest(a.port));
-    await run('kubectl', ['--kubeconfig', cp.adminKubeconfig, 'apply', '--server-side', '--field-manager=replicas-test', '-f', join(repoRoot, 'manifests/base/rbac.yaml')]);
+    const kubeconfig = await registerServer(cp, dir, FIELD_MANAGER);
     const ns = await cp.request('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
     assert.equal(ns.status, 201, ns.body);
 
     // A alone first, so that it is the one holding the Lease when it is killed.
-    await startReplica(a);
-    await until('replica a leading', 45_000, () => {
-      if (a.proc.exited()) throw new Error(`${a.proc.exited()}\n${tail(a.proc.logFile)}`);
-      return / leads /.test(a.log()) || undefined;
-    });
-    await startReplica(b);
+    a = await startReplica(cp, dir, kubeconfig, 'a');
+    await pointApiServiceAt(cp, a, FIELD_MANAGER);
+    await untilLeading(a);
+    b = await startReplica(cp, dir, kubeconfig, 'b');
     // The aggregator now routes to b; a keeps reconciling, through kube-apiserver and b.
-    await applyStdin(cp.adminKubeconfig, registrationManifest(b.port));
-    await until('APIService Available on replica b', 30_000, async () => ((await apiServiceCondition(cp)).status === 'True' ? true : undefined));
+    await pointApiServiceAt(cp, b, FIELD_MANAGER);
   });
 
   after(async () => {
@@ -384,10 +231,10 @@ describe('two replicas on one etcd', { skip }, () => {
       return l?.holderIdentity === b.identity ? l : undefined;
     });
     const movedMs = Date.now() - killedAt;
-    console.error(`Lease ${LEASE}: ${before.holderIdentity} -> ${after.holderIdentity}, ${movedMs} ms after the kill (${JSON.stringify(after)})`);
+    console.error(`Lease ${LEASE_NAME}: ${before.holderIdentity} -> ${after.holderIdentity}, ${movedMs} ms after the kill (${JSON.stringify(after)})`);
     assert.ok(Date.parse(after.acquireTime ?? '') - killedAt <= (LEASE_SECONDS + 2 * RETRY_SECONDS + 3) * 1000, JSON.stringify(after));
     assert.equal(after.leaseTransitions, (before.leaseTransitions ?? 0) + 1);
-    assert.match(b.log(), new RegExp(`${b.identity} leads ${SERVER_NAMESPACE}/${LEASE}`));
+    assert.match(b.log(), new RegExp(`${b.identity} leads ${SERVER_NAMESPACE}/${LEASE_NAME}`));
   });
 
   it('keeps serving through kube-apiserver on the survivor', async () => {
@@ -400,7 +247,7 @@ describe('two replicas on one etcd', { skip }, () => {
       }
     });
     assert.ok(names.includes('baremetalhost.metal3.io/crossing'), names.slice(0, 5).join(' '));
-    await applyStdin(cp.adminKubeconfig, JSON.stringify(host('after-failover', 0xfffff1, 'v0')));
+    await applyStdin(cp.adminKubeconfig, JSON.stringify(host('after-failover', 0xfffff1, 'v0')), FIELD_MANAGER);
     const got = JSON.parse(await kubectl(cp.adminKubeconfig, ['get', 'bmh', '-n', NS, 'after-failover', '-o', 'json'])) as Host;
     assert.equal(got.metadata.annotations?.[VALUE], 'v0');
     const direct = await b.request(cp, 'GET', `${hostsPath}/after-failover`);
@@ -408,12 +255,3 @@ describe('two replicas on one etcd', { skip }, () => {
     assert.equal((await apiServiceCondition(cp)).status, 'True', APISERVICE_NAME);
   });
 });
-
-function applyStdin(kubeconfig: string, manifest: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '--field-manager=replicas-test', '-f', '-'], (err, _out, stderr) =>
-      err ? reject(new Error(`kubectl apply: ${stderr || err.message}`)) : resolvePromise(),
-    );
-    child.stdin?.end(manifest);
-  });
-}
