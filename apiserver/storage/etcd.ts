@@ -45,13 +45,15 @@ export interface EtcdStorageOptions {
   compactionIntervalMs?: number;
   /** Revisions kept by periodic compaction (default 10,000). */
   retainRevisions?: number;
-  /** Events the hub keeps for watches that start a little in the past (default 10,000). */
+  /** Events the hub keeps for watches that start a little in the past (default 1,000). */
   historySize?: number;
 }
 
 export const DEFAULT_ETCD_PREFIX = '/metal3/registry';
 const DEFAULT_RETAIN_REVISIONS = 10_000;
-const DEFAULT_HISTORY = 10_000;
+// The watch cache above keeps its own 10,000 changes for clients; the hub's history only bridges the cache's
+// start and the odd watcher just behind it, and each event holds two values (prev_kv), so it stays short.
+const DEFAULT_HISTORY = 1_000;
 
 const COMPACTED = /required revision has been compacted/;
 const FUTURE = /required revision is a future revision/;

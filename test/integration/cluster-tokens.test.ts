@@ -73,5 +73,24 @@ for (const mode of ['tokenreview', 'jwt'] as const) {
       const r = await directRequest(cluster.serverURL, { ca }, { path: HOSTS });
       assert.equal(r.status, 401, r.body);
     });
+
+    it('no bearer token, valid or forged, reaches the log or an error body', async () => {
+      const [h, p] = token.split('.');
+      const forged = `${h}.${p}.${'B'.repeat(43)}`;
+      const bodies: string[] = [];
+      for (const t of [token, forged]) {
+        for (const path of [HOSTS, `${HOSTS}/missing`, '/apis/metal3.io/v1alpha1/namespaces/kube-system/baremetalhosts']) {
+          bodies.push((await directRequest(cluster.serverURL, { ca }, { path, headers: { Authorization: `Bearer ${t}` } })).body);
+        }
+      }
+      // Each token's signature part alone is unique to it: finding any of it means the token leaked.
+      const secrets = [token, forged, token.split('.')[2], forged.split('.')[2]];
+      const log = readFileSync(cluster.server.logFile, 'utf8');
+      assert.ok(log.length > 0, 'the server wrote a log to scan');
+      for (const s of secrets) {
+        assert.ok(!log.includes(s), 'a bearer token appears in the server log');
+        for (const b of bodies) assert.ok(!b.includes(s), `a bearer token appears in an error body: ${b.slice(0, 200)}`);
+      }
+    });
   });
 }
