@@ -1,8 +1,8 @@
 // A kind's schema put to work the way kube-apiserver uses a CRD's structural schema: find and prune unknown
 // fields, apply defaults, and validate with causes worded as kube words them.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { JSONSchemaProps, ResourceDefinition } from './types.ts';
 
 export { jsonPathValue, compileJSONPath } from './jsonpath.ts';
@@ -132,12 +132,19 @@ function applyDefaults(value: unknown, schema: JSONSchemaProps): void {
 // ---- validation ----
 
 let ajv: Ajv | undefined;
+// ajv and its formats are a tenth of the server's module graph: they load with the first validation, not
+// at start-up, so that a restart is back sooner.
+const require = createRequire(import.meta.url);
 
 function sharedAjv(): Ajv {
   if (!ajv) {
+    const ajvModule = require('ajv') as typeof import('ajv');
+    const formats = require('ajv-formats') as typeof import('ajv-formats');
     // strict off: descriptions, defaults and x-kubernetes-* are not ajv keywords and must be ignored, not rejected.
-    ajv = new Ajv({ allErrors: true, strict: false, verbose: true, logger: false });
-    addFormats.default(ajv);
+    // optimize off: BareMetalHost's validator compiles in about 70 ms instead of 115 (on the first write after
+    // a restart, while clients wait) and validates as fast.
+    ajv = new ajvModule.Ajv({ allErrors: true, strict: false, verbose: true, logger: false, code: { optimize: false } });
+    formats.default(ajv);
   }
   return ajv;
 }

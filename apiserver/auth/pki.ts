@@ -1,13 +1,21 @@
 // A self-contained PKI for running without a cluster: one CA that signs the serving certificate and the
 // client certificates kubectl uses. Node's crypto makes the keys (forge's pure-JS RSA generation is slow)
-// and node-forge builds and signs the X.509 certificates (Node has no API to issue certificates).
+// and checks the certificates already on disk; node-forge builds and signs new X.509 certificates (Node
+// has no API to issue certificates).
 
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import forge from 'node-forge';
+import type * as Forge from 'node-forge';
+
+// A restart finds every certificate still good and issues none: node-forge (and parsing the CA with it)
+// waits until something is issued, so that it costs a restart nothing.
+const require = createRequire(import.meta.url);
+let forgeModule: typeof Forge | undefined;
+const forge = () => (forgeModule ??= require('node-forge') as typeof Forge);
 
 export interface PKI {
   caCert: string;
@@ -53,28 +61,28 @@ const newSerial = (): string => {
 };
 
 // forge writes CRLF line endings; LF is what every other tool writes and diffs cleanly.
-const toPem = (cert: forge.pki.Certificate) => forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
+const toPem = (cert: Forge.pki.Certificate) => forge().pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 
-const validity = (cert: forge.pki.Certificate, lifetimeMs: number) => {
+const validity = (cert: Forge.pki.Certificate, lifetimeMs: number) => {
   const now = Date.now();
   cert.validity.notBefore = new Date(now - BACKDATE_MS);
   cert.validity.notAfter = new Date(now + lifetimeMs);
 };
 
 interface Signer {
-  cert: forge.pki.Certificate;
-  key: forge.pki.rsa.PrivateKey;
+  cert: Forge.pki.Certificate;
+  key: Forge.pki.rsa.PrivateKey;
 }
 
 const signerFrom = (caCertPem: string, caKeyPem: string): Signer => ({
-  cert: forge.pki.certificateFromPem(caCertPem),
-  key: forge.pki.privateKeyFromPem(caKeyPem),
+  cert: forge().pki.certificateFromPem(caCertPem),
+  key: forge().pki.privateKeyFromPem(caKeyPem),
 });
 
 function createCA(): { cert: string; key: string } {
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
+  const cert = forge().pki.createCertificate();
+  cert.publicKey = forge().pki.publicKeyFromPem(keys.publicPem);
   cert.serialNumber = newSerial();
   validity(cert, 10 * 365 * DAY_MS);
   const subject = [{ name: 'commonName', value: CA_COMMON_NAME }];
@@ -85,7 +93,7 @@ function createCA(): { cert: string; key: string } {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(keys.privatePem), forge.md.sha256.create());
+  cert.sign(forge().pki.privateKeyFromPem(keys.privatePem), forge().md.sha256.create());
   return { cert: toPem(cert), key: keys.privatePem };
 }
 
@@ -98,8 +106,8 @@ interface LeafRequest {
 
 function issueLeaf(signer: Signer, req: LeafRequest): IssuedCertificate {
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
+  const cert = forge().pki.createCertificate();
+  cert.publicKey = forge().pki.publicKeyFromPem(keys.publicPem);
   cert.serialNumber = newSerial();
   validity(cert, req.lifetimeMs);
   cert.setSubject(req.subject);
@@ -118,7 +126,7 @@ function issueLeaf(signer: Signer, req: LeafRequest): IssuedCertificate {
     });
   }
   cert.setExtensions(extensions);
-  cert.sign(signer.key, forge.md.sha256.create());
+  cert.sign(signer.key, forge().md.sha256.create());
   return { cert: toPem(cert), key: keys.privatePem };
 }
 
@@ -187,8 +195,8 @@ const caStillValid = (ca: IssuedCertificate | undefined): ca is IssuedCertificat
   }
 };
 
-async function issueAndWrite(dir: string, base: string, signer: Signer, req: LeafRequest) {
-  const pair = issueLeaf(signer, req);
+async function issueAndWrite(dir: string, base: string, signer: () => Signer, req: LeafRequest) {
+  const pair = issueLeaf(signer(), req);
   await writePair(dir, base, pair);
   return pair;
 }
@@ -209,7 +217,9 @@ export async function ensureStandalonePKI(dataDir: string, opts: { hosts: string
     ca = createCA();
     await writePair(dir, 'ca', ca);
   }
-  const signer = signerFrom(ca.cert, ca.key);
+  const { cert: caCert, key: caKey } = ca;
+  let parsed: Signer | undefined;
+  const signer = () => (parsed ??= signerFrom(caCert, caKey));
 
   const storedServer = await readPair(dir, 'server');
   const server =

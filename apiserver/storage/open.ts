@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Storage } from './interface.ts';
 import { SqliteStorage, DEFAULT_COMPACTION_INTERVAL_MS, DEFAULT_RETAIN_REVISIONS } from './sqlite.ts';
-import { EtcdStorage, DEFAULT_ETCD_PREFIX } from './etcd.ts';
 
 /** kube-apiserver's --etcd-* flags: client URLs and PEM file paths. */
 export interface EtcdFlags {
@@ -31,6 +30,8 @@ export async function openStorage(opts: StorageOptions): Promise<Storage> {
   const etcd = opts.etcd;
   if (!etcd?.servers.length) throw new Error('--storage-backend etcd needs --etcd-servers');
   const pem = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  // etcd3 brings gRPC and protobufjs, a sixth of the module graph: a SQLite server never loads them.
+  const { EtcdStorage, DEFAULT_ETCD_PREFIX } = await import('./etcd.ts');
   return EtcdStorage.open({
     endpoints: etcd.servers,
     prefix: etcd.prefix ?? DEFAULT_ETCD_PREFIX,

@@ -8,9 +8,9 @@ import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { kubernetesLibrary } from './library.ts';
 import { optionalLibrary } from './optional.ts';
 import { rewriteExtendedSyntax } from './rewrite.ts';
+import { CELError } from './error.ts';
 
-/** A compile or evaluation failure; the message is what kube reports for it. */
-export class CELError extends Error {}
+export { CELError };
 
 export interface CompiledExpression {
   readonly expression: string;

@@ -4,12 +4,19 @@
 // Admission evaluates a handful of fields of a large object, many times per request, so JSON is not
 // converted up front: objects and arrays are wrapped, and a field is converted the first time an
 // expression reads it, then kept for the rest of the request.
-import { isCelList, isCelMap, isCelUint } from '@bufbuild/cel';
 
-// @bufbuild/cel recognises its maps and lists by these registered symbols (see isCelMap / isCelList),
-// which lets a wrapper of ours take part in evaluation without being copied into a native CelMap.
+// @bufbuild/cel recognises its maps, lists and uints by these registered symbols (see isCelMap,
+// isCelList, isCelUint), which lets a wrapper of ours take part in evaluation without being copied into
+// a native CelMap, and lets this file read CEL values without loading @bufbuild/cel: requests convert
+// JSON here even when no expression is ever compiled (see index.ts).
 const CEL_MAP = Symbol.for('@bufbuild/cel/map');
 const CEL_LIST = Symbol.for('@bufbuild/cel/list');
+const CEL_UINT = Symbol.for('@bufbuild/cel/uint');
+
+const branded = (v: unknown, symbol: symbol): v is object => typeof v === 'object' && v !== null && symbol in v;
+const isCelMap = (v: unknown): v is ReadonlyMap<unknown, unknown> => branded(v, CEL_MAP);
+const isCelList = (v: unknown): v is Iterable<unknown> => branded(v, CEL_LIST);
+const isCelUint = (v: unknown): v is { readonly value: bigint } => branded(v, CEL_UINT);
 
 const brand = (proto: object, symbol: symbol) => Object.defineProperty(proto, symbol, { value: Object.freeze({}) });
 
