@@ -18,13 +18,14 @@ export interface BenchServer {
 }
 
 /**
- * Starts `node cmd/metal3-apiserver.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof).
- * root is the checkout whose server runs (another one gives an A/B comparison against this one).
+ * Starts `node cmd/metal3-apiserver.ts --data-dir TMP --port 0`; nodeArgs go before the script (e.g. --cpu-prof),
+ * serverArgs after it (e.g. another storage backend). root is the checkout whose server runs (another one gives an
+ * A/B comparison against this one).
  */
-export async function startServer(nodeArgs: string[] = [], root = repoRoot): Promise<BenchServer> {
+export async function startServer(nodeArgs: string[] = [], root = repoRoot, serverArgs: string[] = []): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'metal3-bench-'));
   // The inspector listens on a free loopback port and costs nothing until a client attaches.
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...nodeArgs, join(root, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', '--disable-reconcilers'], {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', ...nodeArgs, join(root, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', '--disable-reconcilers', ...serverArgs], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
