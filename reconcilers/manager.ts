@@ -10,6 +10,7 @@ import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts'
 import { bareMetalHostReconciler } from './baremetalhost/controller.ts';
 import { bareMetalHostType, secretType } from './baremetalhost/resources.ts';
 import { LeaderElector } from './runtime/leaderelection.ts';
+import { CachedReadClient } from './runtime/cachedclient.ts';
 
 export interface ManagerOptions {
   kube: KubeClient;
@@ -53,8 +54,10 @@ export function startManager(opts: ManagerOptions): Manager {
   const log = opts.log ?? (() => {});
   const metrics = createRuntimeMetrics();
   const events = new EventRecorder({ client: opts.kube, onError: (e) => log(`event: ${e.message}`) });
+  // Reads hosts and claimed Secrets from the informers below, once they exist.
+  const cachedKube = new CachedReadClient(opts.kube);
   const reconcile = bareMetalHostReconciler({
-    kube: opts.kube,
+    kube: cachedKube,
     provisioner: opts.provisioner,
     events,
     metrics: metrics.metal3,
@@ -95,6 +98,7 @@ export function startManager(opts: ManagerOptions): Manager {
   });
   const ownersOf = (o: KubeObject) => ownerHosts(o).forEach((k) => controller.enqueue(k));
   secrets.addHandler({ onAdd: ownersOf, onUpdate: (_old, o) => ownersOf(o), onDelete: ownersOf });
+  cachedKube.use(hosts, secrets);
 
   let elector: LeaderElector | undefined;
   const started = (async () => {

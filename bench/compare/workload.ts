@@ -57,7 +57,7 @@ export interface Results {
 const cpuOf = (pids: number[]) => () => pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
 
 /** Merge patches of one annotation on random hosts among 0..hosts-1, open loop at `rate` per second. */
-async function measureUpdates(client: Client, ns: string, hosts: number, rate: number, seconds: number): Promise<{ latencyMs: LatencySummary; errors: number; sent: number }> {
+export async function measureUpdates(client: Client, ns: string, hosts: number, rate: number, seconds: number): Promise<{ latencyMs: LatencySummary; errors: number; sent: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const run = await paced(rate, seconds, async (i) => {

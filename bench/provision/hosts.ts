@@ -1,7 +1,8 @@
 // Phase (b): N BareMetalHosts with fake:// BMC addresses created through our API, already carrying an
 // image and online: true, so that the controller takes each straight through registering, inspecting,
-// available and provisioning. A watch on the namespace records when each host first reaches each state;
-// the phase ends when every host is provisioned.
+// available and provisioning, then powers it on. A watch on the namespace records when each host first
+// reaches each state; the phase ends when every host is provisioned and powered on (BMO's last step for a
+// host with online: true, and the direct driver's).
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '../api/client.ts';
@@ -16,6 +17,9 @@ export interface HostsResult {
   errors: { host: string; type: string; message: string }[];
 }
 
+/** Not a provisioning state: when a provisioned host's status first said poweredOn. */
+const poweredOn = 'provisioned, powered on';
+
 const hostsPath = (ns: string) => `/apis/metal3.io/v1alpha1/namespaces/${ns}/baremetalhosts`;
 
 export function hostName(i: number): string {
@@ -26,6 +30,14 @@ export function bootMAC(i: number): string {
   const hex = i.toString(16).padStart(6, '0');
   return `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
 }
+
+/** The hosts' image; the direct driver writes the same instance_info. Fake deploys never fetch it. */
+export const image = {
+  url: 'http://127.0.0.1:8088/images/bench.qcow2',
+  checksum: '00000000000000000000000000000000',
+  checksumType: 'md5',
+  format: 'qcow2',
+} as const;
 
 /** inspect: false gives the hosts `inspectionMode: disabled`, the same Ironic work as the direct driver's. */
 export function hostManifest(ns: string, name: string, inspect = true, index = 0): Record<string, unknown> {
@@ -38,21 +50,22 @@ export function hostManifest(ns: string, name: string, inspect = true, index = 0
       // Without inspection BMO needs the boot MAC up front (its port is what inspection would have found).
       ...(inspect ? {} : { inspectionMode: 'disabled', bootMACAddress: bootMAC(index) }),
       bmc: { address: `fake://${name}`, credentialsName: `${name}-bmc` },
-      image: {
-        url: 'http://127.0.0.1:8088/images/bench.qcow2',
-        checksum: '00000000000000000000000000000000',
-        checksumType: 'md5',
-        format: 'qcow2',
-      },
+      image,
     },
   };
 }
 
-/** The namespace and one credentials Secret per host: set up before the clock starts. */
-export async function createFixtures(client: Client, ns: string, n: number): Promise<void> {
-  await client.expect(201, 'POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) });
+/** Host i lives in namespaces[i % namespaces.length]. */
+export const namespaceOf = (namespaces: readonly string[], i: number) => namespaces[i % namespaces.length];
+
+/** The namespaces and one credentials Secret per host: set up before the clock starts. */
+export async function createFixtures(client: Client, namespaces: readonly string[], n: number): Promise<void> {
+  for (const ns of namespaces) {
+    await client.expect(201, 'POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) });
+  }
   await inParallel(n, 8, async (i) => {
     const name = hostName(i);
+    const ns = namespaceOf(namespaces, i);
     const secret = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -72,8 +85,8 @@ export async function inParallel(n: number, width: number, job: (i: number) => P
 }
 
 interface HostStatus {
-  metadata?: { name?: string; resourceVersion?: string };
-  status?: { provisioning?: { state?: string }; errorType?: string; errorMessage?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  status?: { provisioning?: { state?: string }; poweredOn?: boolean; errorType?: string; errorMessage?: string };
 }
 
 /** Newline-delimited watch events, one callback each, until the stream ends or is destroyed. */
@@ -93,27 +106,30 @@ function readEvents(stream: IncomingMessage, onEvent: (type: string, object: Hos
   });
 }
 
-export async function runHosts(client: Client, ns: string, n: number, timeoutMs: number, inspect = true): Promise<HostsResult> {
-  const list = JSON.parse((await client.expect(200, 'GET', hostsPath(ns))).body.toString('utf8')) as { metadata: { resourceVersion: string } };
+export async function runHosts(client: Client, namespaces: readonly string[], n: number, timeoutMs: number, inspect = true): Promise<HostsResult> {
+  // One namespace is watched by itself; several, through the cluster-wide collection.
+  const watched = namespaces.length === 1 ? hostsPath(namespaces[0]) : '/apis/metal3.io/v1alpha1/baremetalhosts';
+  const list = JSON.parse((await client.expect(200, 'GET', `${watched}?limit=1`)).body.toString('utf8')) as { metadata: { resourceVersion: string } };
   const agent = client.streamAgent();
-  const stream = await client.stream(`${hostsPath(ns)}?watch=1&resourceVersion=${list.metadata.resourceVersion}`, agent);
+  const stream = await client.stream(`${watched}?watch=1&resourceVersion=${list.metadata.resourceVersion}`, agent);
   const reached = new Map<string, Map<string, number>>(); // host → state → seconds
   const errors: HostsResult['errors'] = [];
   const errorSeen = new Set<string>();
-  let provisioned = 0;
+  let finished = 0;
   let started = 0;
   let finish: (() => void) | undefined;
-  const allProvisioned = new Promise<void>((r) => (finish = r));
+  const allFinished = new Promise<void>((r) => (finish = r));
   readEvents(stream, (type, obj) => {
-    const name = obj.metadata?.name;
-    if (type === 'ERROR' || !name) return;
+    if (type === 'ERROR' || !obj.metadata?.name) return;
+    const name = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
     const at = (performance.now() - started) / 1000;
     const state = obj.status?.provisioning?.state;
     let states = reached.get(name);
     if (!states) reached.set(name, (states = new Map()));
-    if (state && !states.has(state)) {
-      states.set(state, at);
-      if (state === 'provisioned' && ++provisioned === n) finish?.();
+    if (state && !states.has(state)) states.set(state, at);
+    if (state === 'provisioned' && obj.status?.poweredOn === true && !states.has(poweredOn)) {
+      states.set(poweredOn, at);
+      if (++finished === n) finish?.();
     }
     const errorType = obj.status?.errorType;
     if (errorType && !errorSeen.has(`${name}/${errorType}`)) {
@@ -121,18 +137,19 @@ export async function runHosts(client: Client, ns: string, n: number, timeoutMs:
       errors.push({ host: name, type: errorType, message: obj.status?.errorMessage ?? '' });
     }
   });
-  const streamEnded = new Promise<never>((_, reject) => stream.once('end', () => reject(new Error('the watch stream ended before every host was provisioned'))));
+  const streamEnded = new Promise<never>((_, reject) => stream.once('end', () => reject(new Error('the watch stream ended before every host was provisioned and powered on'))));
 
   started = performance.now();
   await inParallel(n, 8, async (i) => {
+    const ns = namespaceOf(namespaces, i);
     await client.expect(201, 'POST', hostsPath(ns), { body: JSON.stringify(hostManifest(ns, hostName(i), inspect, i)) });
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${provisioned}/${n} hosts provisioned after ${timeoutMs / 1000} s; states: ${JSON.stringify(stateCounts(reached))}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`${finished}/${n} hosts provisioned and powered on after ${timeoutMs / 1000} s; states: ${JSON.stringify(stateCounts(reached))}`)), timeoutMs);
   });
   try {
-    await Promise.race([allProvisioned, timeout, streamEnded]);
+    await Promise.race([allFinished, timeout, streamEnded]);
   } finally {
     clearTimeout(timer);
     stream.destroy();

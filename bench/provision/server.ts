@@ -1,5 +1,5 @@
-// The server under test for phase (b): the real command, reconcilers in-process, pointed at Ironic (through
-// the counting proxy) and accepting fake:// BMC addresses.
+// The server under test: the real command, reconcilers in-process, accepting fake:// BMC addresses; pointed at
+// Ironic (through the counting proxy) for phase (b), or running the simulated provisioner for the idle phase.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,16 +15,29 @@ export interface ProvisionServer {
   stop(): Promise<void>;
 }
 
-export async function startProvisionServer(ironicEndpoint: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ProvisionServer> {
+export interface ProvisionServerOptions {
+  /** Ironic's endpoint; without one the server runs its simulated provisioner. */
+  ironicEndpoint?: string;
+  /** After the script (server flags). */
+  args?: string[];
+  /** Before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long stop() waits after SIGTERM before SIGKILL (default 15 s; a CPU profile needs a clean exit). */
+  stopGraceMs?: number;
+}
+
+export async function startProvisionServer(opts: ProvisionServerOptions = {}): Promise<ProvisionServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'metal3-bench-provision-'));
-  const args = [join(repoRoot, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', '--enable-fake-bmc', '--ironic-endpoint', ironicEndpoint, ...extraArgs];
+  const ironic = opts.ironicEndpoint ? ['--ironic-endpoint', opts.ironicEndpoint] : [];
+  const args = [...(opts.nodeArgs ?? []), join(repoRoot, 'cmd/metal3-apiserver.ts'), '--data-dir', dataDir, '--port', '0', '--enable-fake-bmc', ...ironic, ...(opts.args ?? [])];
   // BMO's variables from the caller's shell must not redirect the server elsewhere; the basic-auth root
   // points at an empty place so the default /opt/metal3/auth cannot be picked up either.
   const clean = { ...process.env };
   for (const k of ['IRONIC_ENDPOINT', 'METAL3_AUTH_ROOT_DIR', 'PROVISIONING_LIMIT', 'BMO_CONCURRENCY']) delete clean[k];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { ...clean, METAL3_AUTH_ROOT_DIR: join(dataDir, 'no-auth'), ...env },
+    env: { ...clean, METAL3_AUTH_ROOT_DIR: join(dataDir, 'no-auth'), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -65,7 +78,7 @@ export async function startProvisionServer(ironicEndpoint: string, extraArgs: st
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        const t = setTimeout(() => child.kill('SIGKILL'), opts.stopGraceMs ?? 15_000);
         await exited;
         clearTimeout(t);
       }

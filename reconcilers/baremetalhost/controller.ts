@@ -80,8 +80,14 @@ function initialStatus(): BareMetalHostStatus {
   };
 }
 
+/**
+ * The reconcile's own copy of the host. managedFields, the server's bookkeeping, are most of a host's bytes and
+ * most of the cost of copying it (every host is reconciled once a minute): the copy leaves them out, and
+ * an update without them keeps the stored ones.
+ */
 function withStatus(host: BareMetalHost): Host {
-  const copy = structuredClone(host);
+  const { managedFields: _serverOwned, ...metadata } = host.metadata;
+  const copy = structuredClone({ ...host, metadata });
   const status = { ...initialStatus(), ...copy.status };
   status.provisioning = { ...initialStatus().provisioning, ...copy.status?.provisioning };
   return { ...copy, status };
@@ -97,6 +103,21 @@ function comparable(status: BareMetalHostStatus | undefined): string {
 
 const metaOf = (h: BareMetalHost) =>
   JSON.stringify([h.metadata.annotations ?? {}, h.metadata.finalizers ?? [], h.metadata.labels ?? {}, h.spec ?? null]);
+
+/**
+ * comparable/metaOf of a stored host, kept per object: reads come from the informer, which hands every
+ * reconcile the same object until the host changes, and stored objects are never modified.
+ */
+const storedForms = new WeakMap<BareMetalHost, { status: string; meta: string }>();
+
+function storedForm(h: BareMetalHost): { status: string; meta: string } {
+  let form = storedForms.get(h);
+  if (!form) {
+    form = { status: comparable(h.status), meta: metaOf(h) };
+    storedForms.set(h, form);
+  }
+  return form;
+}
 
 const secretValue = (data: Record<string, string> | undefined, key: string): string | undefined => {
   const v = data?.[key] ?? data?.value;
@@ -253,9 +274,24 @@ class HostReconcile {
 
   // ---- step 3: HardwareData, the status annotation, spec.architecture; step 4: hardware details annotation ----
 
+  /**
+   * Whether step 3 can act on the HardwareData: its finalizer on deletion, the status it restores, the
+   * architecture or hardware details the host lacks. A host that has them all (every provisioned host
+   * polled once a minute) is reconciled without reading it.
+   */
+  private needsHardwareData(): boolean {
+    const host = this.host;
+    return (
+      this.deleting ||
+      host.metadata.annotations?.[statusAnnotation] !== undefined ||
+      !host.status.hardware ||
+      !host.spec?.architecture
+    );
+  }
+
   private async reconcileHostData(): Promise<ReconcileResult | undefined> {
     const host = this.host;
-    let hd = (await this.kube.get(hardwareDataType, this.namespace, this.key.name)) as unknown as HardwareData | undefined;
+    let hd = this.needsHardwareData() ? ((await this.kube.get(hardwareDataType, this.namespace, this.key.name)) as unknown as HardwareData | undefined) : undefined;
     if (hd && this.deleting && (hd.metadata.finalizers ?? []).includes(hardwareDataFinalizer)) {
       hd = structuredClone(hd);
       hd.metadata.finalizers = (hd.metadata.finalizers ?? []).filter((f) => f !== hardwareDataFinalizer);
@@ -399,22 +435,17 @@ class HostReconcile {
 
   /** BMO's claim on a credentials Secret: the label its informer selects, an owner reference, a finalizer. */
   private async claimSecret(secret: KubeObject): Promise<KubeObject> {
+    const m = secret.metadata;
+    const labelled = m.labels?.[secretEnvironmentLabel] === secretEnvironmentValue;
+    const owned = hasOwnerReference(m, this.host.metadata.uid);
+    const finalized = (m.finalizers ?? []).includes(secretFinalizer);
+    // Claimed already (every reconcile after the first): the Secret, maybe the informer's, is not copied.
+    if (labelled && owned && finalized) return secret;
     const s = structuredClone(secret);
-    let changed = false;
-    s.metadata.labels ??= {};
-    if (s.metadata.labels[secretEnvironmentLabel] !== secretEnvironmentValue) {
-      s.metadata.labels[secretEnvironmentLabel] = secretEnvironmentValue;
-      changed = true;
-    }
-    if (!hasOwnerReference(s.metadata, this.host.metadata.uid)) {
-      s.metadata.ownerReferences = [...(s.metadata.ownerReferences ?? []), ownerReference(this.host, false)];
-      changed = true;
-    }
-    if (!(s.metadata.finalizers ?? []).includes(secretFinalizer)) {
-      s.metadata.finalizers = [...(s.metadata.finalizers ?? []), secretFinalizer];
-      changed = true;
-    }
-    return changed ? this.kube.update(secretType, s, { fieldManager: this.cfg.fieldManager }) : secret;
+    s.metadata.labels = { ...s.metadata.labels, [secretEnvironmentLabel]: secretEnvironmentValue };
+    if (!owned) s.metadata.ownerReferences = [...(s.metadata.ownerReferences ?? []), ownerReference(this.host, false)];
+    if (!finalized) s.metadata.finalizers = [...(s.metadata.finalizers ?? []), secretFinalizer];
+    return this.kube.update(secretType, s, { fieldManager: this.cfg.fieldManager });
   }
 
   private hostData(bmc: BMCAccessDetails, credentials: BMCCredentials): HostData {
@@ -475,7 +506,7 @@ class HostReconcile {
     let rv = this.original.metadata.resourceVersion;
     const now = this.now();
     host.status.conditions = computeConditions(host.status, host.metadata.generation, now);
-    if (comparable(this.original.status) !== comparable(host.status)) {
+    if (storedForm(this.original).status !== comparable(host.status)) {
       host.status.lastUpdated = now.toISOString();
       const body = { ...structuredClone(this.original), status: host.status } as unknown as KubeObject;
       body.metadata.resourceVersion = rv;
@@ -483,7 +514,7 @@ class HostReconcile {
       rv = saved.metadata.resourceVersion;
       this.original = { ...this.original, metadata: { ...this.original.metadata, resourceVersion: rv }, status: structuredClone(host.status) };
     }
-    if (metaOf(this.original) !== metaOf(host)) {
+    if (storedForm(this.original).meta !== metaOf(host)) {
       const body = structuredClone(host) as unknown as KubeObject;
       body.metadata.resourceVersion = rv;
       const saved = (await this.kube.update(bareMetalHostType, body, { fieldManager: this.cfg.fieldManager })) as unknown as BareMetalHost;

@@ -103,9 +103,19 @@ export interface WorkQueueOptions {
 }
 
 interface Waiting {
-  timer: NodeJS.Timeout;
   readyAt: number;
+  /** A short delay's own timer; a long one waits in the slot keyed by its readyAt. */
+  timer?: NodeJS.Timeout;
 }
+
+/**
+ * Delays of at least this long are rounded up to a whole slot, and the items due in one slot share one timer.
+ * Every provisioned host is requeued a minute ahead for its power poll: with 10,000 hosts, one timer (and one
+ * wake-up of the process) per host and poll cost more CPU than the reconciles they start. A second's
+ * rounding on a delay of ten or more is within the jitter such delays are given anyway.
+ */
+const SLOT_FROM_MS = 10_000;
+const SLOT_MS = 1000;
 
 export class WorkQueue {
   readonly name: string;
@@ -116,6 +126,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly waiting = new Map<string, Waiting>();
+  private readonly slots = new Map<number, { timer: NodeJS.Timeout; items: Set<string> }>();
   private readonly addedAt = new Map<string, number>();
   private readonly startedAt = new Map<string, number>();
   private getters: ((item: string | undefined) => void)[] = [];
@@ -144,17 +155,51 @@ export class WorkQueue {
       this.add(item);
       return;
     }
-    const readyAt = performance.now() + delayMs;
+    const now = performance.now();
+    const slotted = delayMs >= SLOT_FROM_MS;
+    const readyAt = slotted ? Math.ceil((now + delayMs) / SLOT_MS) * SLOT_MS : now + delayMs;
     const pending = this.waiting.get(item);
     if (pending) {
       if (pending.readyAt <= readyAt) return;
-      clearTimeout(pending.timer);
+      this.cancelWait(item, pending);
     }
-    const timer = setTimeout(() => {
+    if (!slotted) {
+      const timer = setTimeout(() => {
+        this.waiting.delete(item);
+        this.add(item);
+      }, delayMs);
+      this.waiting.set(item, { timer, readyAt });
+      return;
+    }
+    let slot = this.slots.get(readyAt);
+    if (!slot) {
+      slot = { items: new Set(), timer: setTimeout(() => this.releaseSlot(readyAt), readyAt - now) };
+      this.slots.set(readyAt, slot);
+    }
+    slot.items.add(item);
+    this.waiting.set(item, { readyAt });
+  }
+
+  private releaseSlot(readyAt: number): void {
+    const slot = this.slots.get(readyAt);
+    this.slots.delete(readyAt);
+    for (const item of slot?.items ?? []) {
       this.waiting.delete(item);
       this.add(item);
-    }, delayMs);
-    this.waiting.set(item, { timer, readyAt });
+    }
+  }
+
+  private cancelWait(item: string, w: Waiting): void {
+    if (w.timer) {
+      clearTimeout(w.timer);
+      return;
+    }
+    const slot = this.slots.get(w.readyAt);
+    slot?.items.delete(item);
+    if (slot && slot.items.size === 0) {
+      clearTimeout(slot.timer);
+      this.slots.delete(w.readyAt);
+    }
   }
 
   addRateLimited(item: string): void {
@@ -203,7 +248,9 @@ export class WorkQueue {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     for (const w of this.waiting.values()) clearTimeout(w.timer);
+    for (const slot of this.slots.values()) clearTimeout(slot.timer);
     this.waiting.clear();
+    this.slots.clear();
     this.queue.length = 0;
     this.dirty.clear();
     this.addedAt.clear();

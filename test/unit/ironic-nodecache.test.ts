@@ -138,4 +138,46 @@ describe('NodeCache', () => {
     assert.equal(cache.get('u1', false)?.provision_state, 'cleaning');
     cache.stop();
   });
+  it('with lists slower than the interval, waits as long as a list took, and serves polled state until the next list', async () => {
+    let now = 0;
+    const starts: number[] = [];
+    const client = {
+      async listNodes() {
+        starts.push(now);
+        // Ironic takes 300 ms of the fake clock to answer a list (1,000 nodes: most of a second).
+        now += 300;
+        return [node('u1', 'deploying', 'ns~h1')];
+      },
+    } as unknown as IronicClientAPI;
+    const cache = new NodeCache(client, { pollIntervalMs: 100, maxAgeMs: 100, watchMs: 100_000, now: () => now });
+    cache.watch('u1');
+    await cache.poll();
+    assert.equal(cache.get('u1', false)?.provision_state, 'deploying');
+    now += 650; // past maxAge, within interval + twice the list's time: no GET for this read
+    assert.equal(cache.get('u1', false)?.provision_state, 'deploying');
+    now += 100;
+    assert.equal(cache.get('u1', false), undefined, 'too old once the next list should have answered');
+    cache.stop();
+  });
+
+  it('starts the next list no sooner than the last one took to answer', async () => {
+    const spans: { start: number; end: number }[] = [];
+    const client = {
+      async listNodes() {
+        const start = performance.now();
+        await sleep(60);
+        spans.push({ start, end: performance.now() });
+        return [node('u1', 'deploying', 'ns~h1')];
+      },
+    } as unknown as IronicClientAPI;
+    const cache = new NodeCache(client, { pollIntervalMs: 20, maxAgeMs: 20, watchMs: 10_000 });
+    cache.watch('u1');
+    await sleep(300);
+    cache.stop();
+    assert.ok(spans.length >= 2, `polls: ${spans.length}`);
+    for (let i = 1; i < spans.length; i++) {
+      const gap = spans[i].start - spans[i - 1].end;
+      assert.ok(gap >= 50, `gap ${gap.toFixed(0)} ms after a 60 ms list (the interval alone would allow none)`);
+    }
+  });
 });

@@ -147,3 +147,32 @@ test('shutDownWithDrain with nothing in progress resolves at once', async () => 
   const q = new WorkQueue({ name: 't' });
   await q.shutDownWithDrain();
 });
+
+test('long delays share one-second slots: never early, at most a slot late; an earlier delay still wins', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const timers = t.mock.method(globalThis, 'setTimeout');
+  const q = new WorkQueue({ name: 't', rateLimiter: noLimit() });
+  for (let i = 0; i < 100; i++) q.addAfter(`host-${i}`, 60_000 + i);
+  assert.ok(timers.mock.callCount() <= 2, `100 delays within 0.1 s share a slot or two, not ${timers.mock.callCount()} timers`);
+  q.addAfter('soon', 10_000);
+  q.addAfter('soon', 2_000); // below the slotted range: its own timer, and it replaces the slotted wait
+  t.mock.timers.tick(1_999);
+  assert.equal(q.len(), 0);
+  t.mock.timers.tick(1);
+  assert.equal(q.len(), 1, 'the earlier, unslotted delay');
+  t.mock.timers.tick(8_500);
+  assert.equal(q.len(), 1, 'the superseded slotted wait added nothing');
+  t.mock.timers.tick(60_000 - 10_500 - 1);
+  assert.equal(q.len(), 1, 'no long delay ends early');
+  t.mock.timers.tick(1_100);
+  assert.equal(q.len(), 101, 'every long delay ends within a slot of its time');
+});
+
+test('shutDown drops items waiting in slots', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const q = new WorkQueue({ name: 't', rateLimiter: noLimit() });
+  q.addAfter('a', 30_000);
+  q.shutDown();
+  t.mock.timers.tick(32_000);
+  assert.equal(q.len(), 0);
+});
