@@ -5,7 +5,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -324,12 +324,23 @@ export async function stopIronicDir(dir: string): Promise<number[]> {
   return pids;
 }
 
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
 async function waitReady(
   endpoint: string,
   auth: string | undefined,
   timeoutMs: number,
   exited: () => string | undefined,
   dir: string,
+  rpcPort?: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
@@ -343,8 +354,11 @@ async function waitReady(
       });
       const text = await res.text();
       // The API answers before the conductor has registered its drivers (pitfall 11).
-      if (res.ok && (JSON.parse(text) as { drivers?: { name?: string }[] }).drivers?.some((d) => d.name === 'fake-hardware')) return;
-      last = `${res.status} ${text.slice(0, 200)}`;
+      const listed = res.ok && (JSON.parse(text) as { drivers?: { name?: string }[] }).drivers?.some((d) => d.name === 'fake-hardware');
+      // The conductor registers its drivers before its JSON-RPC server listens; a busy machine widens the gap,
+      // and the API's first call to it then fails with a 500.
+      if (listed && (rpcPort === undefined || (await listening(rpcPort)))) return;
+      last = listed ? `the conductor's JSON-RPC port ${rpcPort} is not listening yet` : `${res.status} ${text.slice(0, 200)}`;
     } catch (err) {
       last = (err as Error).message;
     }
@@ -430,7 +444,7 @@ export async function startIronic(opts: IronicOptions = {}): Promise<RunningIron
       : [launch('ironic', 'ironic.pid')];
     installExitHook();
     try {
-      await waitReady(endpoint, authHeader, readyTimeoutMs, () => pids.map((p) => exits.get(p)).find(Boolean), dir);
+      await waitReady(endpoint, authHeader, readyTimeoutMs, () => pids.map((p) => exits.get(p)).find(Boolean), dir, split ? jsonRpcPort : undefined);
     } catch (err) {
       await stopProcesses();
       throw err;
