@@ -8,7 +8,7 @@
 // follows a status save at once starts from that status instead of conflicting on an older one.
 import type { KubeObject } from '../../api/types.ts';
 import type { Informer } from '../../api/client/informer.ts';
-import type { KubeClient, ResourceType, WatchEvent, WatchOptions } from '../../api/client/types.ts';
+import type { KubeClient, ResourceType } from '../../api/client/types.ts';
 
 /** No resourceVersion: matches no cached object. */
 const gone = '';
@@ -68,15 +68,8 @@ export class CachedReadClient implements KubeClient {
     return this.client.list(type, namespace, opts);
   }
 
-  watch(
-    type: ResourceType,
-    namespace: string | undefined,
-    resourceVersion: string,
-    onEvent: (ev: WatchEvent) => void,
-    onClose: (err?: Error) => void,
-    opts?: WatchOptions,
-  ): () => void {
-    return this.client.watch(type, namespace, resourceVersion, onEvent, onClose, opts);
+  watch(...args: Parameters<KubeClient['watch']>): () => void {
+    return this.client.watch(...args);
   }
 
   async create(type: ResourceType, obj: KubeObject, opts?: { fieldManager?: string }): Promise<KubeObject> {
