@@ -313,7 +313,13 @@ export async function findLostWrites(server: DrillServer, ns: string, acked: Map
 export async function findInvalid(server: DrillServer, ns: string, hosts: StoredHost[]): Promise<string[]> {
   const problems: string[] = [];
   for (const h of hosts) {
-    const r = await server.request('PUT', `${hostsPath(ns)}/${h.metadata.name}?dryRun=All`, h, { timeoutMs: 10_000 });
+    const path = `${hostsPath(ns)}/${h.metadata.name}`;
+    let r = await server.request('PUT', `${path}?dryRun=All`, h, { timeoutMs: 10_000 });
+    // A write whose reply was lost to a kill can land after the LIST was read: validate what is stored now.
+    if (r.status === 409) {
+      const now = await server.request('GET', path, undefined, { timeoutMs: 10_000 });
+      if (now.status === 200) r = await server.request('PUT', `${path}?dryRun=All`, JSON.parse(now.body) as StoredHost, { timeoutMs: 10_000 });
+    }
     if (r.status !== 200) problems.push(`${h.metadata.name}: dry-run PUT answered ${r.status}: ${r.body.slice(0, 200)}`);
   }
   return problems;
