@@ -89,6 +89,8 @@ function memberProcess(dir: string, spec: MemberSpec, cluster: MemberSpec[], sch
     // Small timings keep elections short when a member is stopped.
     '--heartbeat-interval', '50',
     '--election-timeout', '500',
+    // A member that returns after a kill must not depose a healthy leader (etcd 3.5 turns this on by default).
+    '--pre-vote=true',
   ];
   if (certDir) {
     args.push('--cert-file', join(certDir, 'server.crt'), '--key-file', join(certDir, 'server.key'), '--client-cert-auth', '--trusted-ca-file', join(certDir, 'ca.crt'));
