@@ -8,9 +8,20 @@
  */
 export const maxNestingDepth = 1000;
 
-/** Whether JSON text nests deeper than the limit: one pass over the text, before any parse. */
-export function jsonTooDeep(text: string): boolean {
+export interface JSONTextShape {
+  /** Nests deeper than maxNestingDepth (the scan stops there). */
+  tooDeep: boolean;
+  /** Object keys in the text, duplicates included: the `:` outside strings. */
+  keys: number;
+}
+
+/**
+ * One pass over JSON text, before any parse: its nesting depth against the limit, and its key count, which
+ * strict decoding compares with the parsed value's to learn, without a second scan, that no key repeats.
+ */
+export function scanJSONText(text: string): JSONTextShape {
   let depth = 0;
+  let keys = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -18,11 +29,12 @@ export function jsonTooDeep(text: string): boolean {
       if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
+    else if (c === 0x3a) keys++;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxNestingDepth) return true;
+      if (++depth > maxNestingDepth) return { tooDeep: true, keys };
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return false;
+  return { tooDeep: false, keys };
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { decodeProtobufObject, protobufMediaType } from './protobuf.ts';
-import { jsonTooDeep, maxNestingDepth, valueTooDeep, yamlFlowTooDeep } from '../api/nesting.ts';
+import { maxNestingDepth, scanJSONText, valueTooDeep, yamlFlowTooDeep } from '../api/nesting.ts';
 import { badRequest, requestEntityTooLarge, StatusError, unsupportedMediaType } from './status.ts';
 
 export const maxRequestBodyBytes = 3 * 1024 * 1024;
@@ -56,13 +56,29 @@ export function decodeObjectBody(buf: Buffer, contentType: string): unknown {
 const tooDeep = () => badRequest(`the object provided is unrecognized (exceeded max depth of ${maxNestingDepth})`);
 
 export function decodeJSON(buf: Buffer): unknown {
-  const text = buf.toString('utf8');
-  if (jsonTooDeep(text)) throw tooDeep();
+  return decodeJSONText(buf.toString('utf8')).value;
+}
+
+function decodeJSONText(text: string): { value: unknown; keys: number } {
+  const shape = scanJSONText(text);
+  if (shape.tooDeep) throw tooDeep();
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), keys: shape.keys };
   } catch (e) {
     throw badRequest(`the object provided is unrecognized (${(e as Error).message})`);
   }
+}
+
+/**
+ * A create or update body, decoded, with the duplicate keys strict field validation reports (JSON only:
+ * YAML and protobuf decoding already refuse or cannot carry them). The text is scanned once for both the
+ * depth guard and the key count.
+ */
+export function decodeWriteBody(buf: Buffer, contentType: string, strict: boolean): { body: unknown; duplicates: string[] } {
+  if ((contentType || 'application/json') !== 'application/json') return { body: decodeObjectBody(buf, contentType), duplicates: [] };
+  const text = buf.toString('utf8');
+  const { value, keys } = decodeJSONText(text);
+  return { body: value, duplicates: strict && keys !== decodedKeyCount(value) ? duplicateJSONFields(text) : [] };
 }
 
 export function decodeYAML(buf: Buffer): unknown {
@@ -80,20 +96,6 @@ export function decodeYAML(buf: Buffer): unknown {
 }
 
 /** Keys written in JSON text: every ':' outside a string follows one. */
-function textKeyCount(text: string): number {
-  let n = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x3a) n++;
-  }
-  return n;
-}
-
 function decodedKeyCount(root: unknown): number {
   let n = 0;
   const stack: unknown[] = [root];
@@ -113,12 +115,10 @@ function decodedKeyCount(root: unknown): number {
 }
 
 /**
- * Duplicate keys in a JSON text, as strict decoding reports them (`spec.online`). JSON.parse keeps the last.
- * Given the parsed value, a body whose key count matches the text's (every write without duplicates) skips
- * the path-building scan: JSON.parse drops exactly one key per duplicate.
+ * Duplicate keys in a JSON text, as strict decoding reports them (`spec.online`). JSON.parse keeps the last,
+ * dropping exactly one key per duplicate, so decodeWriteBody calls this only when the counts differ.
  */
-export function duplicateJSONFields(text: string, decoded?: unknown): string[] {
-  if (decoded !== undefined && textKeyCount(text) === decodedKeyCount(decoded)) return [];
+export function duplicateJSONFields(text: string): string[] {
   const dups: string[] = [];
   let i = 0;
   const ws = () => {

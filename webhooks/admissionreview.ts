@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { isDeepStrictEqual } from 'node:util';
 import { metal3Kinds } from '../api/index.ts';
 import { compileSchema, type FieldCause } from '../api/schema.ts';
-import { jsonTooDeep, maxNestingDepth } from '../api/nesting.ts';
+import { maxNestingDepth, scanJSONText } from '../api/nesting.ts';
 import { badRequest, StatusError } from '../api/status.ts';
 import { apiVersionOf, type KubeObject, type ResourceDefinition } from '../api/types.ts';
 import { builtinStrategies, type BuiltinOptions, type BuiltinStrategy } from './builtin/index.ts';
@@ -60,7 +60,7 @@ function readBody(req: Request): unknown {
   }
   if (text.trim() === '') throw new BadReview('the request body is empty; expected an AdmissionReview in JSON');
   // A deeply nested body overflowed the stack further on and reached express's HTML 500.
-  if (jsonTooDeep(text)) throw new BadReview(`the request body nests deeper than ${maxNestingDepth} levels`);
+  if (scanJSONText(text).tooDeep) throw new BadReview(`the request body nests deeper than ${maxNestingDepth} levels`);
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -2,7 +2,7 @@
 // for every kind, dispatched on RequestInfo. Kinds differ only through their Store and Strategy.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject, ResourceDefinition } from '../../api/types.ts';
-import { decodeJSON, decodeObjectBody, decodeYAML, duplicateJSONFields, mediaType, readBody } from '../body.ts';
+import { decodeJSON, decodeObjectBody, decodeWriteBody, decodeYAML, mediaType, readBody } from '../body.ts';
 import { negotiateRendering, type Rendering } from '../negotiation.ts';
 import type { RequestInfo } from '../requestinfo.ts';
 import type { Store, WriteContext, FieldValidation, DeleteOptions, PatchType, ListQuery } from '../registry/store.ts';
@@ -228,12 +228,8 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
       case 'create': {
         const ctx = writeContext(req, query, user, 'CreateOptions');
         const buf = await readBody(req);
-        const body = decodeObjectBody(buf, mediaType(req));
-        if (mediaType(req) !== 'application/json' || ctx.fieldValidation === 'Ignore') {
-          // duplicate detection applies to JSON bodies only
-        } else {
-          ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'), body);
-        }
+        const { body, duplicates } = decodeWriteBody(buf, mediaType(req), ctx.fieldValidation !== 'Ignore');
+        ctx.decodeProblems = duplicates;
         if (action) {
           const out = await action({ resource: served, namespace: ns, name: info.name, body, ctx });
           send(res, out.code, out.body, ctx.warnings);
@@ -249,8 +245,8 @@ export function resourceHandler(opts: ResourceHandlerOptions) {
       case 'update': {
         const ctx = writeContext(req, query, user, 'UpdateOptions');
         const buf = await readBody(req);
-        const body = decodeObjectBody(buf, mediaType(req));
-        if (mediaType(req) === 'application/json' && ctx.fieldValidation !== 'Ignore') ctx.decodeProblems = duplicateJSONFields(buf.toString('utf8'), body);
+        const { body, duplicates } = decodeWriteBody(buf, mediaType(req), ctx.fieldValidation !== 'Ignore');
+        ctx.decodeProblems = duplicates;
         const rendering = requireRendering(req, false);
         const { obj, created } = await store.update(ns, info.name, body, ctx, sub);
         send(res, created ? 201 : 200, renderObject(served, obj, rendering, query), ctx.warnings);

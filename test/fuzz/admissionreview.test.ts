@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import fc from 'fast-check';
 import { admissionReviewRouter } from '../../webhooks/admissionreview.ts';
-import { assertSane, params, request } from './harness.ts';
+import { assertSane, isObj, params, request } from './harness.ts';
 import { kinds, nastyString, objectFor, serialize, wrongValue } from './arbitraries.ts';
 
 const metal3 = kinds.filter((d) => d.group === 'metal3.io');
@@ -33,7 +33,6 @@ after(async () => {
   assert.deepEqual(crashes, []);
 });
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 test('AdmissionReview bodies: mutated objects, broken reviews and junk', async () => {
   const arb = fc.constantFrom(...metal3.map((d) => d.kind)).chain((kind) => {

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bmcSchemes, BMCAddressError, parseBMCAddress, URLParseError } from '../../api/bmc.ts';
-import { assertSane, params, startFuzzServer, type FuzzServer } from './harness.ts';
+import { assertSane, stopFuzzServer, params, startFuzzServer, type FuzzServer } from './harness.ts';
 import { collectionPath, kindNamed, nastyString } from './arbitraries.ts';
 
 const hostPart = fc.oneof(
@@ -49,10 +49,7 @@ let s: FuzzServer;
 before(async () => {
   s = await startFuzzServer();
 });
-after(async () => {
-  s.assertNoCrash();
-  await s.close();
-});
+after(() => stopFuzzServer(s));
 
 test('BareMetalHost creates with random BMC addresses', async () => {
   const hosts = kindNamed('BareMetalHost');

@@ -4,8 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assertSane, params, startFuzzServer, type FuzzServer, type Reply } from './harness.ts';
-import { collectionPath, kindName, kindNamed, kinds, minimalObject, nastyString, objectFor, objectPath, serialize } from './arbitraries.ts';
+import { assertSane, createTargets, isObj, stopFuzzServer, params, startFuzzServer, type FuzzServer, type Reply } from './harness.ts';
+import { collectionPath, kindName, kindNamed, nastyString, objectFor, objectPath, serialize } from './arbitraries.ts';
 import type { ResourceDefinition } from '../../api/types.ts';
 
 let s: FuzzServer;
@@ -14,17 +14,9 @@ const target = 'target';
 
 before(async () => {
   s = await startFuzzServer();
-  for (const def of kinds) {
-    const r = await s.request('POST', collectionPath(def, ns), { body: JSON.stringify(minimalObject(def, target)) });
-    assert.equal(r.status, 201, `${def.kind}: ${r.text}`);
-  }
+  await createTargets(s, ns, target);
 });
-after(async () => {
-  s.assertNoCrash();
-  await s.close();
-});
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+after(() => stopFuzzServer(s));
 
 const writeQuery = fc.oneof(
   { weight: 4, arbitrary: fc.constant('') },

@@ -9,6 +9,7 @@ import { standaloneKinds } from '../../apiserver/standalone.ts';
 import { SqliteStorage } from '../../apiserver/storage/sqlite.ts';
 import { bareMetalHostActions } from '../../apiserver/actions/baremetalhost.ts';
 import { maxHeaderBytes } from '../../apiserver/serving.ts';
+import { collectionPath, kinds, minimalObject } from './arbitraries.ts';
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
@@ -166,7 +167,7 @@ export function watch(base: string, path: string, readMs = 30): Promise<WatchRep
   });
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A Status as kube writes one, whose code is `code`. */
 export function assertStatus(body: unknown, code: number, what: string): void {
@@ -276,4 +277,20 @@ export async function startFuzzServer(opts: { enableFakeBMC?: boolean } = {}): P
       await server.stop();
     },
   };
+}
+
+/** One object of every standalone kind, named `name` in `namespace`: what the write properties aim at. */
+export async function createTargets(s: FuzzServer, namespace: string, name: string, labels?: Record<string, string>): Promise<void> {
+  for (const def of kinds) {
+    const obj = minimalObject(def, name);
+    if (labels) (obj.metadata as Record<string, unknown>).labels = labels;
+    const r = await s.request('POST', collectionPath(def, namespace), { body: JSON.stringify(obj) });
+    assert.equal(r.status, 201, `${def.kind}: ${r.text}`);
+  }
+}
+
+/** After a file's properties: any crash the process saw fails the file, then the server closes. */
+export async function stopFuzzServer(s: FuzzServer): Promise<void> {
+  s.assertNoCrash();
+  await s.close();
 }

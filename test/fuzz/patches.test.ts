@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { stringify as yamlStringify } from 'yaml';
-import { assertSane, params, startFuzzServer, type FuzzServer, type Reply } from './harness.ts';
-import { collectionPath, dnsName, kindName, kindNamed, kinds, minimalObject, nastyString, objectFor, objectPath, serialize, wrongValue } from './arbitraries.ts';
+import { assertSane, createTargets, isObj, stopFuzzServer, params, startFuzzServer, type FuzzServer, type Reply } from './harness.ts';
+import { dnsName, kindName, kindNamed, nastyString, objectFor, objectPath, serialize, wrongValue } from './arbitraries.ts';
 import type { ResourceDefinition } from '../../api/types.ts';
 
 let s: FuzzServer;
@@ -14,19 +14,9 @@ const target = 'target';
 
 before(async () => {
   s = await startFuzzServer();
-  for (const def of kinds) {
-    const obj = minimalObject(def, target);
-    (obj.metadata as Record<string, unknown>).labels = { app: 'fuzz', tier: 'a' };
-    const r = await s.request('POST', collectionPath(def, ns), { body: JSON.stringify(obj) });
-    assert.equal(r.status, 201, `${def.kind}: ${r.text}`);
-  }
+  await createTargets(s, ns, target, { app: 'fuzz', tier: 'a' });
 });
-after(async () => {
-  s.assertNoCrash();
-  await s.close();
-});
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+after(() => stopFuzzServer(s));
 
 /** JSON pointers near the object's real fields, and some that are not pointers at all. */
 const pointer = fc.oneof(

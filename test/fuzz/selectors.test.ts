@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { assertSane, assertSaneWatch, params, startFuzzServer, type FuzzServer } from './harness.ts';
+import { assertSane, stopFuzzServer, assertSaneWatch, params, startFuzzServer, type FuzzServer } from './harness.ts';
 import { collectionPath, kindName, kindNamed, minimalObject, nastyString } from './arbitraries.ts';
 
 let s: FuzzServer;
@@ -22,10 +22,7 @@ before(async () => {
   }
   await s.storage.compact(s.storage.currentRevision() - 5);
 });
-after(async () => {
-  s.assertNoCrash();
-  await s.close();
-});
+after(() => stopFuzzServer(s));
 
 const token = fc.oneof(
   fc.constantFrom('app', 'rack', 'tier', 'a.b/c', 'example.com/x', 'metadata.name', 'metadata.namespace', 'status.provisioning.state', 'spec.online', 'type', 'r1', 'fuzz', ''),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { duplicateJSONFields } from '../../apiserver/body.ts';
+import { decodeWriteBody, duplicateJSONFields } from '../../apiserver/body.ts';
 
 const cases: [string, string[]][] = [
   ['{"a":1,"b":{"c":2,"d":[{"e":1}]}}', []],
@@ -10,9 +10,12 @@ const cases: [string, string[]][] = [
   ['{"__proto__":{"a":1,"a":2}}', ['__proto__.a']],
 ];
 
-test('duplicate keys are found with and without the parsed value', () => {
+test('duplicate keys are found by the path scan and by the key-count shortcut of decodeWriteBody', () => {
   for (const [text, want] of cases) {
     assert.deepEqual(duplicateJSONFields(text), want, text);
-    assert.deepEqual(duplicateJSONFields(text, JSON.parse(text)), want, text);
+    const decoded = decodeWriteBody(Buffer.from(text), 'application/json', true);
+    assert.deepEqual(decoded.body, JSON.parse(text), text);
+    assert.deepEqual(decoded.duplicates, want, text);
+    assert.deepEqual(decodeWriteBody(Buffer.from(text), 'application/json', false).duplicates, [], text);
   }
 });
