@@ -2,7 +2,9 @@
 // A host waiting on Ironic (cleaning, deploying, a power change) used to cost one GET /v1/nodes/{id} per
 // reconcile; with many hosts in flight Ironic spends more CPU answering those than doing the work. Instead,
 // while any node is watched, one list of every node's state fields per interval refreshes this cache, and
-// per-host reads are served from it. Nothing watched: no polling, reads go to Ironic as before.
+// per-host reads are served from it. Nodes at rest (a provisioned host's active node) are held instead: a
+// slow list refreshes them for the power checks every host makes each minute, so a fleet at rest costs Ironic
+// a list per interval rather than a GET per host. Nothing watched or held: no polling.
 import type { IronicClientAPI, IronicNode } from './types.ts';
 
 /** Fields of a node that the state checks read; the list asks for these only (microversion 1.82 has them all). */
@@ -37,12 +39,19 @@ export interface NodeCacheOptions {
   maxAgeMs?: number;
   /** How long a node stays watched after the last watch() (default 30 s). */
   watchMs?: number;
+  /**
+   * Gap between list polls while nodes are held and none watched (default 30 s). Held state is served until
+   * the next such list has answered, so it must be shorter than the hosts' own poll (BMO's 60 s power poll).
+   */
+  heldPollIntervalMs?: number;
   /** Extra fields for the list, by negotiated microversion (e.g. disable_power_off from 1.95). */
   extraFields?: () => string[];
-  /** A watched node's state moved (seen by a list poll): its host can be reconciled now, not at its requeue. */
+  /** A watched or held node's state moved (seen by a list poll): its host can be reconciled now, not at its requeue. */
   onChange?: (node: IronicNode) => void;
   /** Poll failures (Ironic down): reads fall back to single GETs, which report the failure. */
   onError?: (e: unknown) => void;
+  /** A list poll answered: Ironic is up. */
+  onAnswered?: () => void;
   now?: () => number;
 }
 
@@ -55,6 +64,7 @@ interface Entry {
 
 export class NodeCache {
   readonly pollIntervalMs: number;
+  readonly heldPollIntervalMs: number;
   readonly maxAgeMs: number;
   private readonly watchMs: number;
   private readonly client: IronicClientAPI;
@@ -65,8 +75,11 @@ export class NodeCache {
   /** When each node was last changed by us: a list sent before then may show the state it replaced. */
   private readonly changedAt = new Map<string, number>();
   private readonly watched = new Map<string, number>();
+  /** Nodes at rest, refreshed by the slow list. */
+  private readonly held = new Set<string>();
   private readonly partial = new WeakSet<IronicNode>();
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
   private polling = false;
   private lastList?: { at: number; nodes: IronicNode[] };
   /** How long the last list took Ironic to answer. */
@@ -80,6 +93,7 @@ export class NodeCache {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.maxAgeMs = opts.maxAgeMs ?? this.pollIntervalMs;
     this.watchMs = opts.watchMs ?? 30_000;
+    this.heldPollIntervalMs = opts.heldPollIntervalMs ?? 30_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -97,7 +111,9 @@ export class NodeCache {
    * than maxAgeMs: reads in between went to Ironic one GET each (3.25 per host at 1,000 hosts, bench/provision).
    */
   private freshForMs(e: Entry): number {
-    if (!e.partial || this.maxAgeMs <= 0 || this.watched.size === 0) return this.maxAgeMs;
+    if (this.maxAgeMs <= 0) return 0;
+    if (this.held.has(e.node.uuid)) return Math.max(this.maxAgeMs, this.heldPollIntervalMs + 2 * this.lastPollMs);
+    if (!e.partial || this.watched.size === 0) return this.maxAgeMs;
     return Math.max(this.maxAgeMs, this.pollIntervalMs + 2 * this.lastPollMs);
   }
 
@@ -120,6 +136,7 @@ export class NodeCache {
   /** We are changing the node: the next read goes to Ironic, and lists already under way are ignored for it. */
   invalidate(uuid: string): void {
     this.entries.delete(uuid);
+    this.held.delete(uuid);
     this.changedAt.set(uuid, this.now());
   }
 
@@ -140,6 +157,7 @@ export class NodeCache {
       this.entries.delete(uuid);
       this.changedAt.delete(uuid);
       this.watched.delete(uuid);
+      this.held.delete(uuid);
     }
     if (name && (uuid === undefined || this.uuidByName.get(name) === uuid)) this.uuidByName.delete(name);
     if (uuid) for (const [n, u] of this.uuidByName) if (u === uuid) this.uuidByName.delete(n);
@@ -148,8 +166,16 @@ export class NodeCache {
   /** The node waits on Ironic: keep polling its state for a while. */
   watch(uuid: string): void {
     if (this.maxAgeMs <= 0) return;
+    this.held.delete(uuid);
     this.watched.set(uuid, this.now() + this.watchMs);
     this.schedule(0);
+  }
+
+  /** The node is at rest: the slow list keeps its state, until we change it (invalidate) or watch it again. */
+  hold(uuid: string): void {
+    if (this.maxAgeMs <= 0 || this.held.has(uuid)) return;
+    this.held.add(uuid);
+    if (!this.watched.size) this.schedule(this.heldPollIntervalMs);
   }
 
   /** The most recent full list, if younger than maxAge (the capacity check shares it). */
@@ -162,14 +188,25 @@ export class NodeCache {
     return this.watched.size;
   }
 
+  get holding(): number {
+    return this.held.size;
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.watched.clear();
+    this.held.clear();
   }
 
   private schedule(delayMs: number): void {
-    if (this.timer || this.polling) return;
+    if (this.polling) return;
+    // A node watched while only the slow, held-state poll is pending brings the next list forward.
+    if (this.timer) {
+      if (this.timerDue <= Date.now() + delayMs) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.poll();
@@ -183,10 +220,10 @@ export class NodeCache {
     for (const [uuid, until] of this.watched) if (until <= now) this.watched.delete(uuid);
   }
 
-  /** One list of every node; then the next, one interval after this one started (or later), while anything is watched. */
+  /** One list of every node; then the next, one interval after this one started (or later), while anything is watched or held. */
   async poll(): Promise<void> {
     this.pruneWatched();
-    if (this.watched.size === 0 || this.polling) return;
+    if ((this.watched.size === 0 && this.held.size === 0) || this.polling) return;
     this.polling = true;
     const sent = this.now();
     try {
@@ -194,6 +231,7 @@ export class NodeCache {
       const nodes = await this.client.listNodes(fields);
       this.lastPollMs = this.now() - sent;
       this.polls++;
+      this.opts.onAnswered?.();
       this.apply(nodes, sent);
     } catch (e) {
       this.opts.onError?.(e);
@@ -203,7 +241,8 @@ export class NodeCache {
     this.pruneWatched();
     // Never sooner than the last list took: however many nodes, listing them keeps Ironic's API busy at most
     // half the time, the rest being for the requests that move nodes.
-    if (this.watched.size > 0) this.schedule(Math.max(0, sent + this.pollIntervalMs - this.now(), this.lastPollMs));
+    const interval = this.watched.size > 0 ? this.pollIntervalMs : this.held.size > 0 ? this.heldPollIntervalMs : undefined;
+    if (interval !== undefined) this.schedule(Math.max(0, sent + interval - this.now(), this.lastPollMs));
   }
 
   private apply(nodes: IronicNode[], sent: number): void {
@@ -219,7 +258,7 @@ export class NodeCache {
       this.entries.set(node.uuid, { node, at, partial: true });
       this.partial.add(node);
       if (node.name) this.uuidByName.set(node.name, node.uuid);
-      if (old && this.watched.has(node.uuid) && movedFields.some((f) => old.node[f] !== node[f])) changed.push(node);
+      if (old && (this.watched.has(node.uuid) || this.held.has(node.uuid)) && movedFields.some((f) => old.node[f] !== node[f])) changed.push(node);
     }
     // A node missing from the list is gone, unless it was created or changed while the list was under way.
     for (const [uuid, e] of this.entries) {

@@ -53,6 +53,8 @@ export interface IronicProvisionerConfig {
   nodeCacheMs?: number;
   /** While hosts wait on Ironic, one node list per this interval serves their state reads (default 1 s). */
   nodePollIntervalMs?: number;
+  /** While provisioned hosts are at rest and none waits, one node list per this interval serves their power checks (default 30 s). */
+  heldNodePollIntervalMs?: number;
   /** How long a successful readiness check holds (default 5 s, BMO's client cache). */
   readyCacheMs?: number;
   /** How long any answer from Ironic holds as readiness (default 60 s; a request without answer ends it). */
@@ -241,10 +243,18 @@ export class IronicProvisioner implements Provisioner {
     this.limit = config.provisioningLimit ?? 20;
     this.cache = new NodeCache(client, {
       pollIntervalMs: config.nodePollIntervalMs ?? 1000,
+      heldPollIntervalMs: config.heldNodePollIntervalMs ?? 30_000,
       maxAgeMs: this.nodeCacheMs,
       // A waiting host is requeued within the long delay (plus jitter); a little more keeps it watched in between.
       watchMs: Math.round(1.25 * this.longMs) + 1000,
       extraFields: () => (this.client.atLeast(V.disablePowerOff) ? ['disable_power_off'] : []),
+      // Held hosts read the list's state, not Ironic: the list stands for their readiness checks.
+      onAnswered: () => {
+        this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.answeredReadyMs ?? 60_000));
+      },
+      onError: (e) => {
+        if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
+      },
       onChange: (node) => {
         const at = node.name?.indexOf('~') ?? -1;
         if (!node.name || at < 0) return;
@@ -968,7 +978,10 @@ export class IronicProvisioner implements Provisioner {
           // Maintenance someone set by hand (not Ironic reacting to a fault) is lifted, as BMO does.
           if (node.maintenance && !node.fault) {
             await this.changing(node.uuid, () => this.client.clearMaintenance(node.uuid));
+            return done();
           }
+          // At rest: the slow list keeps this node's state for the power checks of the steady state.
+          this.cache.hold(node.uuid);
           return done();
         default:
           return done();

@@ -180,4 +180,49 @@ describe('NodeCache', () => {
       assert.ok(gap >= 50, `gap ${gap.toFixed(0)} ms after a 60 ms list (the interval alone would allow none)`);
     }
   });
+
+  it('refreshes held nodes with the slow list only, serves them until it answers again, and reports their moves', async () => {
+    const nodes = [node('u1', 'active', 'ns~h1'), node('u2', 'active', 'ns~h2')];
+    nodes[0].power_state = 'power on';
+    const { client, calls } = listingClient(() => nodes);
+    const moved: string[] = [];
+    const cache = new NodeCache(client, { pollIntervalMs: 5, heldPollIntervalMs: 100, maxAgeMs: 10, onChange: (n) => moved.push(n.uuid) });
+    try {
+      cache.hold('u1');
+      cache.hold('u2');
+      await sleep(50);
+      assert.equal(calls.length, 0, 'held nodes wait for the slow interval, not the watched one');
+      await sleep(70);
+      assert.equal(calls.length, 1);
+      assert.equal(cache.get('ns~h1', false)?.power_state, 'power on');
+      await sleep(40);
+      assert.ok(cache.get('u1', false), 'held state outlives maxAge until the next slow list');
+      nodes[0].power_state = 'power off';
+      await sleep(100);
+      assert.equal(calls.length, 2);
+      assert.equal(cache.get('u1', false)?.power_state, 'power off');
+      assert.deepEqual(moved, ['u1'], 'an out-of-band power change of a held node is reported');
+      cache.invalidate('u1');
+      cache.invalidate('u2');
+      await sleep(250);
+      assert.equal(calls.length, 2, 'nothing held or watched: no polling');
+    } finally {
+      cache.stop();
+    }
+  });
+
+  it('brings the next list forward when a node is watched while only the slow poll is pending', async () => {
+    const { client, calls } = listingClient(() => [node('u1', 'active'), node('u2', 'deploying')]);
+    const cache = new NodeCache(client, { pollIntervalMs: 10, heldPollIntervalMs: 10_000, maxAgeMs: 1000 });
+    try {
+      cache.hold('u1');
+      await sleep(20);
+      assert.equal(calls.length, 0);
+      cache.watch('u2');
+      await sleep(20);
+      assert.ok(calls.length >= 1, 'the watched node was polled at once');
+    } finally {
+      cache.stop();
+    }
+  });
 });

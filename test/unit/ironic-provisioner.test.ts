@@ -1117,6 +1117,39 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     }
   });
 
+  it('serves provisioned hosts at rest from the slow list: no GET per host, and a power change wakes its host', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 50, nodePollIntervalMs: 10, heldNodePollIntervalMs: 100, pollIntervalMs: { short: 5, long: 5 } });
+    try {
+      const hosts = await many(prov);
+      for (const h of hosts) Object.assign(ironic.node(h.provisionerID), { provision_state: 'active', power_state: 'power on', instance_uuid: h.uid });
+      const woken: string[] = [];
+      prov.onNodeChange((h) => woken.push(h.name));
+      await sleep(100);
+      // The first steady reconcile reads each node and holds it.
+      for (const h of hosts) assert.equal((await prov.adopt(h, { restartOnFailure: false })).dirty, false);
+      await sleep(1300);
+      const gets = ironic.callsOf('getNode').length;
+      const lists = ironic.callsOf('listNodes').length;
+      for (let round = 0; round < 3; round++) {
+        for (const h of hosts) {
+          assert.equal((await prov.adopt(h, { restartOnFailure: false })).dirty, false);
+          assert.deepEqual(await prov.updateHardwareState(h), { poweredOn: true });
+        }
+        await sleep(100);
+      }
+      assert.equal(ironic.callsOf('getNode').length, gets, 'steady hosts read the held list, not Ironic');
+      const slow = ironic.callsOf('listNodes').length - lists;
+      assert.ok(slow >= 1 && slow <= 5, `slow lists in 300 ms at 100 ms: ${slow}`);
+      woken.length = 0;
+      ironic.node(hosts[1].provisionerID).power_state = 'power off';
+      await sleep(250);
+      assert.deepEqual(woken, ['b']);
+      assert.deepEqual(await prov.updateHardwareState(hosts[1]), { poweredOn: false });
+    } finally {
+      prov.close();
+    }
+  });
+
   it('knows the transition Ironic accepted, so the reconcile that follows needs no GET', async () => {
     const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 1000 });
     try {
