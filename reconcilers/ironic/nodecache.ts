@@ -80,6 +80,8 @@ export class NodeCache {
   private readonly partial = new WeakSet<IronicNode>();
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
+  /** Wall-clock start of the last list, which timers count from. */
+  private lastPollStart = -Infinity;
   private polling = false;
   private lastList?: { at: number; nodes: IronicNode[] };
   /** How long the last list took Ironic to answer. */
@@ -168,7 +170,8 @@ export class NodeCache {
     if (this.maxAgeMs <= 0) return;
     this.held.delete(uuid);
     this.watched.set(uuid, this.now() + this.watchMs);
-    this.schedule(0);
+    // One interval after the last list: watching another node must not cost Ironic an extra list.
+    this.schedule(Math.max(0, this.lastPollStart + this.pollIntervalMs - Date.now()));
   }
 
   /** The node is at rest: the slow list keeps its state, until we change it (invalidate) or watch it again. */
@@ -225,6 +228,7 @@ export class NodeCache {
     this.pruneWatched();
     if ((this.watched.size === 0 && this.held.size === 0) || this.polling) return;
     this.polling = true;
+    this.lastPollStart = Date.now();
     const sent = this.now();
     try {
       const fields = [...stateFields, ...(this.opts.extraFields?.() ?? [])];
