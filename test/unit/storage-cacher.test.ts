@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Cacher, TooLargeResourceVersionError, type CacheEvent } from '../../apiserver/storage/cacher.ts';
 import { SqliteStorage } from '../../apiserver/storage/sqlite.ts';
 import { CompactedError } from '../../apiserver/storage/interface.ts';
+import { eventually } from './storage-contract.ts';
 import type { KubeObject } from '../../api/types.ts';
 
 const P = '/metal3.io/baremetalhosts/';
@@ -12,7 +13,7 @@ const host = (ns: string, name: string, labels: Record<string, string> = {}) =>
 const prod = (o: KubeObject) => o.metadata.labels?.env === 'prod';
 const flush = () => new Promise((r) => setImmediate(r));
 
-async function setup(opts?: { historySize?: number }) {
+async function setup(opts?: { historySize?: number; historyFreshMs?: number; historyMinSize?: number; now?: () => number }) {
   const storage = SqliteStorage.open(':memory:');
   const cacher = new Cacher(storage, { waitTimeoutMs: 20, ...opts });
   return { storage, cacher };
@@ -299,6 +300,34 @@ test('a revision older than the history falls back to storage; a compacted one t
 
   await storage.compact(6);
   assert.throws(() => cacher.watch(P, { fromRevision: 3, onEvent: () => undefined }), CompactedError);
+  cacher.stop();
+  await storage.close();
+});
+
+test('the history keeps recent changes only: a resume past them reads storage, and a compacted one is refused', async () => {
+  let now = 0;
+  const { storage, cacher } = await setup({ historyFreshMs: 1000, historyMinSize: 1, now: () => now });
+  await cacher.start();
+  await storage.create(k('ns', 'a'), host('ns', 'a', { env: 'prod' })); // 1
+  for (let i = 1; i < 6; i++) await storage.update(k('ns', 'a'), host('ns', 'a', { env: 'prod', n: String(i) }), i); // 2..6
+  await flush();
+  await storage.compact(4);
+  // Fresh: revision 2 is still in memory although storage has compacted it.
+  const fresh = collect();
+  const stopFresh = cacher.watch(P, { fromRevision: 2, onEvent: fresh.onEvent });
+  await flush();
+  assert.deepEqual(fresh.events.map((e) => e.revision), [3, 4, 5, 6]);
+  stopFresh();
+  // Later, one more write: the stale changes leave, only the newest stays.
+  now += 5000;
+  await storage.update(k('ns', 'a'), host('ns', 'a', { env: 'prod', n: 'late' }), 6); // 7
+  await flush();
+  assert.throws(() => cacher.watch(P, { fromRevision: 2, onEvent: () => {} }), CompactedError);
+  const late = collect();
+  const stopLate = cacher.watch(P, { fromRevision: 4, onEvent: late.onEvent });
+  await eventually(() => late.events.length >= 3, 'the events after the history');
+  assert.deepEqual(late.events.map((e) => e.revision), [5, 6, 7], 'from storage past the history, in order');
+  stopLate();
   cacher.stop();
   await storage.close();
 });
