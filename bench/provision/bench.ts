@@ -234,7 +234,9 @@ export async function runProvisionBench(opts: ProvisionBenchOptions = {}): Promi
     idle = await runIdle({
       hosts: plan.idleHosts,
       windowSeconds: plan.idleSeconds,
-      settleSeconds: opts.quick ? 5 : 15,
+      // The watch cache holds the setup's changes for 75 s and lets them go at its next sweep (15 s): idling
+      // starts after that, not while the set-up's history is still being released.
+      settleSeconds: 90,
       timeoutMs: (600 + plan.idleHosts / 2) * 1000,
       serverArgs: opts.serverArgs,
       cpuProfDir: opts.cpuProfDir,

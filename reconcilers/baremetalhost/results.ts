@@ -35,6 +35,8 @@ export const timing = {
   provisionerNotReady: 30 * second,
   subResourceNotReady: 60 * second,
   powerPoll: 60 * second,
+  /** A host at rest whose provisioner reports every change of its node (reportsChanges). */
+  steadyResync: 10 * minute,
 } as const;
 
 /** Attempts at deprovisioning or powering off during deletion before giving up on them. */

@@ -183,7 +183,12 @@ async function manageHostPower(ctx: HostContext, provisionedState: boolean): Pro
   }
   const reboot = rebootRequest(annotations, !provisionedState);
   const desired = reboot.requested ? false : spec(ctx).online;
-  if (desired === s.poweredOn) return actionContinue(timing.powerPoll);
+  if (desired === s.poweredOn) {
+    // BMO polls power every minute; with a provisioner that reports power changes itself (Ironic's held
+    // node list, the simulator) that poll is one reconcile per host per minute spent learning nothing.
+    const reported = ctx.hostData && ctx.provisioner.reportsChanges?.(ctx.hostData);
+    return actionContinue(reported ? timing.steadyResync : timing.powerPoll);
+  }
   const force = s.errorCount > 0;
   let res;
   if (desired) {

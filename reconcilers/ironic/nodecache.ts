@@ -191,6 +191,10 @@ export class NodeCache {
     return this.watched.size;
   }
 
+  isHeld(uuid: string): boolean {
+    return this.held.has(uuid);
+  }
+
   get holding(): number {
     return this.held.size;
   }

@@ -274,6 +274,12 @@ export class IronicProvisioner implements Provisioner {
     this.changeListeners.push(listener);
   }
 
+  /** A held node (a provisioned host at rest) is in the slow list, whose moves reach onNodeChange's listeners. */
+  reportsChanges(host: HostData): boolean {
+    const uuid = this.cache.uuidOf(nodeName(host)) ?? host.provisionerID;
+    return this.changeListeners.length > 0 && uuid !== '' && this.cache.isHeld(uuid);
+  }
+
   /** Stops the node poller (shutdown and tests). */
   close(): void {
     this.cache.stop();

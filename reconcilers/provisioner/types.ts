@@ -135,4 +135,9 @@ export interface Provisioner {
   ready(): Promise<void>;
   /** Optional: tell the controller as soon as a host's record changes, instead of waiting out its requeue. */
   onNodeChange?(listener: (host: { namespace: string; name: string }) => void): void;
+  /**
+   * Optional: whether onNodeChange will report any change of this host's record (power included), so the host
+   * at rest needs no power poll of its own, only the occasional resync.
+   */
+  reportsChanges?(host: HostData): boolean;
 }

@@ -87,6 +87,7 @@ export class SimulatedProvisioner implements Provisioner {
   private readonly capacity: number;
   private readonly clock: () => number;
   private notReadyReason: string | undefined;
+  private readonly changeListeners: ((host: { namespace: string; name: string }) => void)[] = [];
 
   constructor(opts: SimulatorOptions = {}) {
     this.speed = opts.speed ?? 1;
@@ -98,6 +99,24 @@ export class SimulatedProvisioner implements Provisioner {
   /** Make ready() fail (a reason) or succeed again (undefined): the "Ironic unreachable" path. */
   setNotReady(reason: string | undefined): void {
     this.notReadyReason = reason;
+    this.changedAll();
+  }
+
+  onNodeChange(listener: (host: { namespace: string; name: string }) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Nothing changes a simulated node but our own calls and the out-of-band calls here, which report it. */
+  reportsChanges(host: HostData): boolean {
+    const node = this.nodes.get(hostKey(host));
+    return this.changeListeners.length > 0 && node !== undefined && node.op === undefined;
+  }
+
+  private changedAll(): void {
+    for (const key of this.nodes.keys()) {
+      const at = key.indexOf('/');
+      for (const listener of this.changeListeners) listener({ namespace: key.slice(0, at), name: key.slice(at + 1) });
+    }
   }
 
   /** The simulated node of a host (tests and demos look at power, image, user data). */
@@ -107,6 +126,7 @@ export class SimulatedProvisioner implements Provisioner {
 
   /** Forget every node, as if the provisioner lost its database. */
   reset(): void {
+    this.changedAll();
     this.nodes.clear();
   }
 

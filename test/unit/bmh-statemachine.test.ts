@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newHarness, ns, type Harness } from './bmh-harness.ts';
-import { backoffMs } from '../../reconcilers/baremetalhost/results.ts';
+import { backoffMs, timing } from '../../reconcilers/baremetalhost/results.ts';
 import { computeConditions } from '../../reconcilers/baremetalhost/conditions.ts';
 import { detachedArgs, rebootRequest } from '../../reconcilers/baremetalhost/annotations.ts';
 import type { BareMetalHostStatus } from '../../api/kinds/baremetalhost.ts';
@@ -512,4 +512,20 @@ test('the hardware details annotation fills status.hardware and is removed', asy
   const host = await h.host('h');
   assert.equal(host.status.hardware?.hostname, 'given');
   assert.equal(host.metadata.annotations?.['inspect.metal3.io/hardwaredetails'], undefined);
+});
+
+test('a host at rest polls power every minute, unless its provisioner reports changes itself; reset() reports them', async () => {
+  const h = newHarness();
+  await provisioned(h, 'h');
+  await h.runUntil('h', (x) => x.status.poweredOn === true);
+  assert.equal((await h.reconcile('h')).requeueAfterMs, timing.powerPoll, 'no listener: BMO power poll');
+  const woken: string[] = [];
+  h.sim.onNodeChange((k) => woken.push(`${k.namespace}/${k.name}`));
+  assert.equal((await h.reconcile('h')).requeueAfterMs, timing.steadyResync, 'changes reported: only the resync');
+  h.sim.reset();
+  assert.deepEqual(woken, [`${ns}/h`], 'losing the records wakes the host');
+  // Woken, the host finds its node gone and registers again; until it is at rest it polls as before.
+  assert.notEqual((await h.reconcile('h')).requeueAfterMs, timing.steadyResync);
+  await h.runUntil('h', () => h.sim.node(ns, 'h')?.state === 'active');
+  assert.equal(await h.state('h'), 'provisioned');
 });

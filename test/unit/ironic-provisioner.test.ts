@@ -1126,7 +1126,9 @@ describe('IronicProvisioner with the node cache and its poller', () => {
       prov.onNodeChange((h) => woken.push(h.name));
       await sleep(100);
       // The first steady reconcile reads each node and holds it.
+      assert.equal(prov.reportsChanges(hosts[0]), false, 'not yet held');
       for (const h of hosts) assert.equal((await prov.adopt(h, { restartOnFailure: false })).dirty, false);
+      for (const h of hosts) assert.equal(prov.reportsChanges(h), true, 'held: its moves are reported');
       await sleep(1300);
       const gets = ironic.callsOf('getNode').length;
       const lists = ironic.callsOf('listNodes').length;
@@ -1145,6 +1147,9 @@ describe('IronicProvisioner with the node cache and its poller', () => {
       await sleep(250);
       assert.deepEqual(woken, ['b']);
       assert.deepEqual(await prov.updateHardwareState(hosts[1]), { poweredOn: false });
+      // Powering it on again changes the node: no longer at rest until the next steady reconcile holds it.
+      await prov.powerOn(hosts[1], { force: false });
+      assert.equal(prov.reportsChanges(hosts[1]), false);
     } finally {
       prov.close();
     }
