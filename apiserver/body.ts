@@ -95,7 +95,7 @@ export function decodeYAML(buf: Buffer): unknown {
   return value;
 }
 
-/** Keys written in JSON text: every ':' outside a string follows one. */
+/** Keys in a decoded value: JSON.parse keeps one of each duplicated key. */
 function decodedKeyCount(root: unknown): number {
   let n = 0;
   const stack: unknown[] = [root];

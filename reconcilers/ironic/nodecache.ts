@@ -195,10 +195,6 @@ export class NodeCache {
     return this.held.has(uuid);
   }
 
-  get holding(): number {
-    return this.held.size;
-  }
-
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

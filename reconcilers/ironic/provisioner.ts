@@ -249,12 +249,8 @@ export class IronicProvisioner implements Provisioner {
       watchMs: Math.round(1.25 * this.longMs) + 1000,
       extraFields: () => (this.client.atLeast(V.disablePowerOff) ? ['disable_power_off'] : []),
       // Held hosts read the list's state, not Ironic: the list stands for their readiness checks.
-      onAnswered: () => {
-        this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.answeredReadyMs ?? 60_000));
-      },
-      onError: (e) => {
-        if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
-      },
+      onAnswered: () => this.answered(),
+      onError: (e) => this.unanswered(e),
       onChange: (node) => {
         const at = node.name?.indexOf('~') ?? -1;
         if (!node.name || at < 0) return;
@@ -347,14 +343,10 @@ export class IronicProvisioner implements Provisioner {
       // end the watch: the host's next step usually follows at once, and finds the node's state polled.
       const uuid = this.cache.uuidOf(nodeName(host)) ?? host.provisionerID;
       if (uuid && result.dirty) this.cache.watch(uuid);
-      // Ironic just answered: that holds as readiness, so a fleet polling power in the steady state does not
-      // also pay GET / and GET /v1/drivers (bench/provision's one request per host per minute). Losing Ironic
-      // shows as a request without an answer, which ends this at once (below).
-      this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.answeredReadyMs ?? 60_000));
+      this.answered();
       return result;
     } catch (e) {
-      // No answer at all: the next reconcile checks readiness again and waits as BMO does when Ironic is gone.
-      if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
+      this.unanswered(e);
       if (e instanceof IronicError) {
         if (e.isConflict) return { ...extra, ...inProgress(this.short()) } as R;
         if (e.isUnavailable) return { ...extra, ...inProgress(this.long()) } as R;
@@ -368,6 +360,20 @@ export class IronicProvisioner implements Provisioner {
       if (e instanceof Error) throw new Error(scrub(e.message, host), { cause: e });
       throw e;
     }
+  }
+
+  /**
+   * Ironic just answered: that holds as readiness, so a fleet polling power in the steady state does not
+   * also pay GET / and GET /v1/drivers (bench/provision's one request per host per minute). Losing Ironic
+   * shows as a request without an answer, which ends this at once (unanswered).
+   */
+  private answered(): void {
+    this.readyUntil = Math.max(this.readyUntil, Date.now() + (this.config.answeredReadyMs ?? 60_000));
+  }
+
+  /** No answer at all: the next reconcile checks readiness again and waits as BMO does when Ironic is gone. */
+  private unanswered(e: unknown): void {
+    if (e instanceof IronicError && e.status === 0) this.readyUntil = 0;
   }
 
   // ---- node lookup, through the node cache ----
