@@ -11,7 +11,25 @@
 // through the same hub, and of each other's compactions through a compaction key, as kube's compactor
 // records compact_rev_key.
 
-import { Etcd3, type IDuplexStream, type IKeyValue, type IOptions, type IResponseHeader, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import { EtcdConnection, type WatchStream } from './etcd-grpc.ts';
+import {
+  decodeHeaderOnly,
+  decodeRangeResponse,
+  decodeTxnResponse,
+  decodeWatchResponse,
+  encodeCompactionRequest,
+  encodeRangeRequest,
+  encodeTxnRequest,
+  encodeWatchCreate,
+  watchProgressRequest,
+  type EtcdKeyValue,
+  type RangeRequest,
+  type RangeResponse,
+  type ResponseHeader,
+  type TxnRequest,
+  type TxnResponse,
+  type WatchResponse,
+} from './etcd-proto.ts';
 import {
   CompactedError,
   KeyExistsError,
@@ -71,8 +89,6 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
-const num = (s: string | undefined): number => (s ? Number(s) : 0);
-
 
 interface WatchRange {
   key: Buffer;
@@ -81,7 +97,7 @@ interface WatchRange {
 
 interface WatchHandlers {
   /** Events of one response, in revision order; progress notifications arrive with none. */
-  onResponse(res: IWatchResponse): void;
+  onResponse(res: WatchResponse): void;
   /** etcd canceled the watch because its start revision was compacted. */
   onCompacted(compactRevision: number): void;
   onConnected?(): void;
@@ -93,10 +109,10 @@ interface WatchHandlers {
  * endpoint) and resumes after the newest revision it delivered, so nothing is lost or repeated.
  */
 class ResumableWatch {
-  private readonly client: Etcd3;
+  private readonly client: EtcdConnection;
   private readonly range: WatchRange;
   private readonly handlers: WatchHandlers;
-  private stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
+  private stream: WatchStream | undefined;
   /** The next revision to ask for. */
   private next: number;
   private stopped = false;
@@ -104,7 +120,7 @@ class ResumableWatch {
   private retryTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
 
-  constructor(client: Etcd3, range: WatchRange, startRevision: number, handlers: WatchHandlers, progressEveryMs = 0) {
+  constructor(client: EtcdConnection, range: WatchRange, startRevision: number, handlers: WatchHandlers, progressEveryMs = 0) {
     this.client = client;
     this.range = range;
     this.next = startRevision;
@@ -112,7 +128,7 @@ class ResumableWatch {
     void this.connect();
     if (progressEveryMs > 0) {
       // etcd's own progress notifications come every 10 minutes; asking keeps the revision fresh.
-      this.progressTimer = setInterval(() => this.stream?.write({ progress_request: {} }), progressEveryMs);
+      this.progressTimer = setInterval(() => this.stream?.write(watchProgressRequest), progressEveryMs);
       this.progressTimer.unref();
     }
   }
@@ -121,75 +137,66 @@ class ResumableWatch {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.progressTimer);
-    const s = this.stream;
+    this.stream?.cancel();
     this.stream = undefined;
-    if (s) {
-      try {
-        s.cancel();
-      } catch {
-        // Already gone.
-      }
-    }
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    let stream: IDuplexStream<IWatchRequest, IWatchResponse>;
+    let stream: WatchStream | undefined;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      if (this.stream === stream) this.stream = undefined;
+      stream?.cancel();
+      this.retry(err);
+    };
     try {
-      stream = await this.client.watchClient.watch();
+      stream = await this.client.stream('/etcdserverpb.Watch/Watch', {
+        onMessage: (m) => {
+          if (failed || this.stream !== stream) return;
+          let res: WatchResponse;
+          try {
+            res = decodeWatchResponse(m);
+          } catch (err) {
+            fail(err as Error);
+            return;
+          }
+          this.onResponse(res, stream as WatchStream);
+        },
+        onEnd: (err) => fail(err),
+      });
     } catch (err) {
       this.retry(err as Error);
       return;
     }
-    if (this.stopped) {
+    if (this.stopped || failed) {
       stream.cancel();
       return;
     }
     this.stream = stream;
-    let failed = false;
-    const fail = (err: Error) => {
-      if (failed || this.stream !== stream) return;
-      failed = true;
+    stream.write(encodeWatchCreate({ key: this.range.key, rangeEnd: this.range.rangeEnd, startRevision: this.next, progressNotify: true, prevKv: true }));
+  }
+
+  private onResponse(res: WatchResponse, stream: WatchStream): void {
+    if (res.created && !res.canceled) {
+      this.backoffMs = 100;
+      this.handlers.onConnected?.();
+      return;
+    }
+    if (res.canceled) {
+      this.stopped = true;
       this.stream = undefined;
-      try {
-        stream.cancel();
-      } catch {
-        // Already gone.
-      }
-      this.retry(err);
-    };
-    stream.on('data', (res: IWatchResponse) => {
-      if (this.stream !== stream) return;
-      if (res.created && !res.canceled) {
-        this.backoffMs = 100;
-        this.handlers.onConnected?.();
-        return;
-      }
-      if (res.canceled) {
-        const compactRevision = num(res.compact_revision);
-        this.stopped = true;
-        this.stream = undefined;
-        stream.cancel();
-        if (compactRevision) this.handlers.onCompacted(compactRevision);
-        else this.handlers.onDisconnected?.(new Error(`etcd canceled the watch: ${res.cancel_reason || 'no reason given'}`));
-        return;
-      }
-      const last = res.events.at(-1);
-      // A progress notification (no events) vouches for every revision up to its header's.
-      this.next = Math.max(this.next, last ? num(last.kv.mod_revision) + 1 : num(res.header.revision) + 1);
-      this.handlers.onResponse(res);
-    });
-    stream.on('error', (err: Error) => fail(err));
-    stream.on('end', () => fail(new Error('etcd watch stream ended')));
-    stream.write({
-      create_request: {
-        key: this.range.key,
-        range_end: this.range.rangeEnd,
-        start_revision: this.next,
-        prev_kv: true,
-        progress_notify: true,
-      },
-    });
+      stream.cancel();
+      if (res.compactRevision) this.handlers.onCompacted(res.compactRevision);
+      else this.handlers.onDisconnected?.(new Error(`etcd canceled the watch: ${res.cancelReason || 'no reason given'}`));
+      return;
+    }
+    const last = res.events.at(-1);
+    // A progress notification (no events) vouches for every revision up to its header's.
+    this.next = Math.max(this.next, last ? last.kv.modRevision + 1 : res.header.revision + 1);
+    this.handlers.onResponse(res);
   }
 
   private retry(err: Error): void {
@@ -203,7 +210,7 @@ class ResumableWatch {
 export class EtcdStorage implements Storage {
   readonly backend = 'etcd';
 
-  private readonly client: Etcd3;
+  private readonly client: EtcdConnection;
   private readonly root: Buffer;
   private readonly rootText: string;
   /** Records the newest compaction so every replica refuses compacted revisions up front. */
@@ -232,23 +239,8 @@ export class EtcdStorage implements Storage {
 
   private constructor(opts: EtcdStorageOptions) {
     if (!opts.endpoints.length) throw new Error('etcd storage needs at least one endpoint');
-    const timeout = opts.requestTimeoutMs ?? 10_000;
-    const options: IOptions = {
-      hosts: opts.endpoints,
-      dialTimeout: timeout,
-      // Lists of thousands of objects and catch-up watch batches exceed gRPC's 4 MiB default.
-      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
-      // A deadline for unary calls only: the watch stream lives as long as the storage.
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-    };
-    if (opts.ca || opts.cert || opts.key) {
-      options.credentials = {
-        rootCertificate: Buffer.from(opts.ca ?? ''),
-        ...(opts.cert ? { certChain: Buffer.from(opts.cert) } : {}),
-        ...(opts.key ? { privateKey: Buffer.from(opts.key) } : {}),
-      };
-    }
-    this.client = new Etcd3(options);
+    // A deadline for unary calls only: the watch stream lives as long as the storage.
+    this.client = new EtcdConnection({ endpoints: opts.endpoints, ca: opts.ca, cert: opts.cert, key: opts.key, requestTimeoutMs: opts.requestTimeoutMs ?? 10_000 });
     this.rootText = (opts.prefix ?? DEFAULT_ETCD_PREFIX).replace(/\/+$/, '');
     this.root = Buffer.from(this.rootText);
     // ':' sorts right after the digits that follow '/', outside the data range but inside the hub's.
@@ -270,12 +262,12 @@ export class EtcdStorage implements Storage {
   }
 
   private async start(opts: EtcdStorageOptions): Promise<void> {
-    const res = await this.call(() => this.client.kv.range({ key: this.compactKey }));
+    const res = await this.range({ key: this.compactKey });
     const ck = res.kvs[0];
     if (ck) {
-      this.noteCompaction(Number(ck.value.toString()), num(ck.mod_revision));
+      this.noteCompaction(Number(ck.value.toString()), ck.modRevision);
     }
-    const rev = num(res.header.revision);
+    const rev = res.header.revision;
     this.committed = rev;
     this.delivered = rev;
     this.historyFloor = rev;
@@ -321,81 +313,70 @@ export class EtcdStorage implements Storage {
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const res = await this.call(() => this.client.kv.range({ key: this.etcdKey(key) }));
+    const res = await this.range({ key: this.etcdKey(key) });
     const kv = res.kvs[0];
     return kv ? this.toKeyValue(kv) : undefined;
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
     const k = this.etcdKey(key);
-    const res = await this.call(() =>
-      this.client.kv.txn({
-        compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-        success: [{ request_put: { key: k, value: Buffer.from(value) } }],
-        failure: [],
-      }),
-    );
+    const res = await this.txn({
+      compare: [{ key: k, target: 'Create', result: 'Equal', revision: 0 }],
+      success: [{ put: { key: k, value: Buffer.from(value) } }],
+      failure: [],
+    });
     if (!res.succeeded) throw new KeyExistsError(key);
-    const rev = num(res.header.revision);
+    const rev = res.header.revision;
     await this.acknowledged(rev);
     return { key, value, modRevision: rev, createRevision: rev };
   }
 
   async update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
     const k = this.etcdKey(key);
-    const res = await this.call(() =>
-      this.client.kv.txn({
-        // A missing key has mod_revision 0: require it to exist so expected 0 cannot create it.
-        compare: [
-          { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
-          { key: k, target: 'Mod', result: 'Equal', mod_revision: expectedModRevision },
-        ],
-        success: [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true } }],
-        failure: [{ request_range: { key: k } }],
-      }),
-    );
-    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.response_range?.kvs[0]);
-    const rev = num(res.header.revision);
-    const prev = res.responses[0]?.response_put?.prev_kv;
+    const res = await this.txn({
+      // A missing key has mod_revision 0: require it to exist so expected 0 cannot create it.
+      compare: [
+        { key: k, target: 'Create', result: 'Greater', revision: 0 },
+        { key: k, target: 'Mod', result: 'Equal', revision: expectedModRevision },
+      ],
+      success: [{ put: { key: k, value: Buffer.from(value), prevKv: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.range?.kvs[0]);
+    const rev = res.header.revision;
+    const prev = res.responses[0]?.put?.prevKv;
     await this.acknowledged(rev);
-    return { key, value, modRevision: rev, createRevision: prev ? num(prev.create_revision) : rev };
+    return { key, value, modRevision: rev, createRevision: prev ? prev.createRevision : rev };
   }
 
   async delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
     const k = this.etcdKey(key);
-    const compare: { key: Buffer; target: 'Create' | 'Mod'; result: 'Greater' | 'Equal'; create_revision?: number; mod_revision?: number }[] = [
-      { key: k, target: 'Create', result: 'Greater', create_revision: 0 },
-    ];
-    if (expectedModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedModRevision });
-    const res = await this.call(() =>
-      this.client.kv.txn({
-        compare,
-        success: [{ request_delete_range: { key: k, prev_kv: true } }],
-        failure: [{ request_range: { key: k } }],
-      }),
-    );
-    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.response_range?.kvs[0]);
-    const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
+    const compare: TxnRequest['compare'] = [{ key: k, target: 'Create', result: 'Greater', revision: 0 }];
+    if (expectedModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', revision: expectedModRevision });
+    const res = await this.txn({
+      compare,
+      success: [{ deleteRange: { key: k, prevKv: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    if (!res.succeeded) throw this.preconditionFailed(key, res.responses[0]?.range?.kvs[0]);
+    const prev = res.responses[0]?.deleteRange?.prevKvs[0];
     if (!prev) throw new KeyNotFoundError(key);
-    const rev = num(res.header.revision);
+    const rev = res.header.revision;
     await this.acknowledged(rev);
     // The tombstone: the last value, stamped with the delete's revision.
-    return { key, value: prev.value.toString(), modRevision: rev, createRevision: num(prev.create_revision) };
+    return { key, value: prev.value.toString(), modRevision: rev, createRevision: prev.createRevision };
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
-    const { lo, hi } = this.range(prefix);
+    const { lo, hi } = this.keyRange(prefix);
     // Pagination resumes right after the last key returned, as kube's continue token does with "\x00".
     const start = opts.startAfter !== undefined && opts.startAfter >= prefix ? Buffer.concat([this.etcdKey(opts.startAfter), Buffer.from([0])]) : lo;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
     if (opts.revision !== undefined && opts.revision < this.compacted) throw new CompactedError(opts.revision, this.compacted);
-    const res = await this.call(
-      () => this.client.kv.range({ key: start, range_end: hi, limit, revision: opts.revision ?? 0, sort_order: 'Ascend', sort_target: 'Key' }),
-      opts.revision,
-    );
+    const res = await this.range({ key: start, rangeEnd: hi, limit, revision: opts.revision ?? 0, sortByKey: true }, opts.revision);
     return {
       items: res.kvs.map((kv) => this.toKeyValue(kv)),
-      revision: opts.revision ?? num(res.header.revision),
+      revision: opts.revision ?? res.header.revision,
       more: res.more,
     };
   }
@@ -442,22 +423,22 @@ export class EtcdStorage implements Storage {
     return Buffer.from(this.rootText + key);
   }
 
-  private range(prefix: string): { lo: Buffer; hi: Buffer } {
+  private keyRange(prefix: string): { lo: Buffer; hi: Buffer } {
     // Registry keys all begin with '/'; the empty prefix means all of them, never the compaction key.
     const lo = Buffer.from(this.rootText + (prefix === '' ? '/' : prefix));
     return { lo, hi: prefixEnd(lo) };
   }
 
-  private toKeyValue(kv: IKeyValue): KeyValue {
+  private toKeyValue(kv: EtcdKeyValue): KeyValue {
     return {
       key: kv.key.toString().slice(this.rootText.length),
       value: kv.value.toString(),
-      modRevision: num(kv.mod_revision),
-      createRevision: num(kv.create_revision),
+      modRevision: kv.modRevision,
+      createRevision: kv.createRevision,
     };
   }
 
-  private preconditionFailed(key: string, current: IKeyValue | undefined): Error {
+  private preconditionFailed(key: string, current: EtcdKeyValue | undefined): Error {
     return current ? new RevisionConflictError(key, this.toKeyValue(current)) : new KeyNotFoundError(key);
   }
 
@@ -465,7 +446,15 @@ export class EtcdStorage implements Storage {
    * Runs one request, records its header revision, and maps etcd's failures onto the storage contract.
    * requested: the revision a read asked for, to report in a CompactedError.
    */
-  private async call<T extends { header: IResponseHeader }>(fn: () => Promise<T>, requested?: number): Promise<T> {
+  private range(req: RangeRequest, requested?: number): Promise<RangeResponse> {
+    return this.call(async () => decodeRangeResponse(await this.client.unary('/etcdserverpb.KV/Range', encodeRangeRequest(req), true)), requested);
+  }
+
+  private txn(req: TxnRequest): Promise<TxnResponse> {
+    return this.call(async () => decodeTxnResponse(await this.client.unary('/etcdserverpb.KV/Txn', encodeTxnRequest(req))));
+  }
+
+  private async call<T extends { header: ResponseHeader }>(fn: () => Promise<T>, requested?: number): Promise<T> {
     if (this.closed) throw new StorageUnavailableError('storage is closed');
     let res: T;
     try {
@@ -481,7 +470,7 @@ export class EtcdStorage implements Storage {
       if (FUTURE.test(message)) throw new Error(`required revision ${requested} is a future revision`);
       throw new StorageUnavailableError(`etcd: ${message}`);
     }
-    this.observe(num(res.header.revision));
+    this.observe(res.header.revision);
     return res;
   }
 
@@ -510,21 +499,21 @@ export class EtcdStorage implements Storage {
     });
   }
 
-  private onHubResponse(res: IWatchResponse): void {
-    const header = num(res.header.revision);
+  private onHubResponse(res: WatchResponse): void {
+    const header = res.header.revision;
     this.observe(header);
     const events: StorageEvent[] = [];
     for (const e of res.events) {
-      const rev = num(e.kv.mod_revision);
+      const rev = e.kv.modRevision;
       if (e.kv.key.equals(this.compactKey)) {
         if (e.type === 'Put') this.noteCompaction(Number(e.kv.value.toString()), rev);
         continue;
       }
-      events.push(this.toEvent(e.type, e.kv, e.prev_kv));
+      events.push(this.toEvent(e.type, e.kv, e.prevKv));
     }
     // Events end at the last one's revision; a response without events is a progress notification.
     const last = res.events.at(-1);
-    const upTo = last ? num(last.kv.mod_revision) : header;
+    const upTo = last ? last.kv.modRevision : header;
     if (events.length) {
       this.remember(events);
       this.watchers.publish(events);
@@ -537,17 +526,17 @@ export class EtcdStorage implements Storage {
     }
   }
 
-  private toEvent(type: 'Put' | 'Delete', kv: IKeyValue, prev: IKeyValue | undefined): StorageEvent {
+  private toEvent(type: 'Put' | 'Delete', kv: EtcdKeyValue, prev: EtcdKeyValue | undefined): StorageEvent {
     const prevKv = prev ? this.toKeyValue(prev) : undefined;
     if (type === 'Delete') {
       // etcd's delete event carries only the key; the tombstone is the previous value at the delete's revision.
-      const rev = num(kv.mod_revision);
+      const rev = kv.modRevision;
       const last = prevKv ?? { key: this.toKeyValue(kv).key, value: '', modRevision: rev, createRevision: 0 };
       const ev: StorageEvent = { type: 'DELETE', kv: { ...last, modRevision: rev }, created: false };
       if (prevKv) ev.prevKv = prevKv;
       return ev;
     }
-    const ev: StorageEvent = { type: 'PUT', kv: this.toKeyValue(kv), created: num(kv.version) === 1 };
+    const ev: StorageEvent = { type: 'PUT', kv: this.toKeyValue(kv), created: kv.version === 1 };
     if (prevKv) ev.prevKv = prevKv;
     return ev;
   }
@@ -573,12 +562,12 @@ export class EtcdStorage implements Storage {
 
   /** A watch further back than the hub remembers reads etcd's own history on a stream of its own. */
   private watchFromEtcd(prefix: string, fromRevision: number, cb: WatchCallback): () => void {
-    const { lo, hi } = this.range(prefix);
+    const { lo, hi } = this.keyRange(prefix);
     let stopped = false;
     const replay: ResumableWatch = new ResumableWatch(this.client, { key: lo, rangeEnd: hi }, fromRevision + 1, {
       onResponse: (res) => {
         if (stopped || !res.events.length) return;
-        cb(res.events.map((e) => this.toEvent(e.type, e.kv, e.prev_kv)));
+        cb(res.events.map((e) => this.toEvent(e.type, e.kv, e.prevKv)));
       },
       onCompacted: (c) => {
         // Storage.watch has no error channel: the watch ends; the compaction is recorded for the next caller.
@@ -603,25 +592,23 @@ export class EtcdStorage implements Storage {
 
   /** Writes the compaction key, only if no other replica wrote it since we last saw it. */
   private async recordCompaction(revision: number): Promise<boolean> {
-    const res = await this.call(() =>
-      this.client.kv.txn({
-        compare: [{ key: this.compactKey, target: 'Mod', result: 'Equal', mod_revision: this.compactKeyRevision }],
-        success: [{ request_put: { key: this.compactKey, value: Buffer.from(String(revision)) } }],
-        failure: [{ request_range: { key: this.compactKey } }],
-      }),
-    );
+    const res = await this.txn({
+      compare: [{ key: this.compactKey, target: 'Mod', result: 'Equal', revision: this.compactKeyRevision }],
+      success: [{ put: { key: this.compactKey, value: Buffer.from(String(revision)) } }],
+      failure: [{ range: { key: this.compactKey } }],
+    });
     if (res.succeeded) {
-      this.noteCompaction(revision, num(res.header.revision));
+      this.noteCompaction(revision, res.header.revision);
       return true;
     }
-    const cur = res.responses[0]?.response_range?.kvs[0];
-    if (cur) this.noteCompaction(Number(cur.value.toString()), num(cur.mod_revision));
+    const cur = res.responses[0]?.range?.kvs[0];
+    if (cur) this.noteCompaction(Number(cur.value.toString()), cur.modRevision);
     return false;
   }
 
   private async compactEtcd(revision: number): Promise<void> {
     try {
-      await this.call(() => this.client.kv.compact({ revision, physical: true }), revision);
+      await this.call(async () => decodeHeaderOnly(await this.client.unary('/etcdserverpb.KV/Compact', encodeCompactionRequest(revision, true))), revision);
     } catch (err) {
       // Someone compacted further already: nothing left to do.
       if (err instanceof CompactedError) return;
