@@ -38,6 +38,8 @@ export const DETAIL_ROWS: { figure: string; value: (m: Measured) => number }[] =
   // An undelivered event makes a p99 infinite; this says how many were.
   { figure: 'watch events delivered (%)', value: (m) => (100 * m.results.watchDelivered) / m.results.watchExpected },
   { figure: 'CPU ms per create', value: (m) => m.results.cpuMsPerOp.create },
+  { figure: '  of which etcd', value: (m) => m.results.createCpuMs.store },
+  { figure: '  + load generator', value: (m) => m.results.createCpuMs.client },
   { figure: 'CPU ms per GET', value: (m) => m.results.cpuMsPerOp.get },
   { figure: 'CPU ms per update', value: (m) => m.results.cpuMsPerOp.update },
   { figure: 'CPU ms per LIST JSON', value: (m) => m.results.cpuMsPerOp.listJSON },

@@ -60,10 +60,12 @@ export interface CompareRun {
 
 const settleMs = 3000;
 
-async function measure(name: string, creds: Credentials, url: string, pids: number[], plan: Plan, log: (l: string) => void): Promise<Results> {
+const etcdPidsOf = (cp: ControlPlane) => (cp.etcd ? cp.etcd.members.map((m) => m.pid) : []);
+
+async function measure(name: string, creds: Credentials, url: string, pids: number[], storePids: number[], plan: Plan, log: (l: string) => void): Promise<Results> {
   const client = new Client(url, creds, 64);
   const writer = new Client(url, creds, 32);
-  const target: Target = { name, client, writer, pids };
+  const target: Target = { name, client, writer, pids, storePids };
   try {
     log(`${name}:`);
     return await runWorkload(target, plan, log);
@@ -76,7 +78,7 @@ async function measure(name: string, creds: Credentials, url: string, pids: numb
 async function aggregated(cp: ControlPlane, dir: string, plan: Plan, pids: number[], log: (l: string) => void): Promise<Measured> {
   const server = await startAggregated(cp, dir);
   try {
-    const results = await measure(targetTitles.aggregated, adminOf(cp), cp.url, [server.proc.pid, ...pids], plan, log);
+    const results = await measure(targetTitles.aggregated, adminOf(cp), cp.url, [server.proc.pid, ...pids], etcdPidsOf(cp), plan, log);
     if (server.inspectorUrl) await collectGarbage(server.inspectorUrl);
     await sleep(settleMs);
     return { results, rss: residentSet(server.proc.pid).rss, detail: { kubeApiserverRssBytes: residentSet(cp.kubeApiserver.pid).rss } };
@@ -106,7 +108,7 @@ async function crd(cp: ControlPlane, plan: Plan, pids: number[], log: (l: string
   const before = residentSet(cp.kubeApiserver.pid).rss;
   await installCRD(cp);
   await quiesce(cp.kubeApiserver.pid, log);
-  const results = await measure(targetTitles.kube, adminOf(cp), cp.url, pids, plan, log);
+  const results = await measure(targetTitles.kube, adminOf(cp), cp.url, pids, etcdPidsOf(cp), plan, log);
   // Go's collector cannot be forced from outside; the pause lets it run on its own.
   await sleep(settleMs);
   return { results, rss: residentSet(cp.kubeApiserver.pid).rss, detail: { kubeApiserverRssBeforeCRDBytes: before } };
@@ -116,7 +118,7 @@ async function crd(cp: ControlPlane, plan: Plan, pids: number[], log: (l: string
 async function direct(title: string, serverArgs: string[], backing: number[], plan: Plan, log: (l: string) => void): Promise<Measured> {
   const server = await startServer([], undefined, serverArgs);
   try {
-    const results = await measure(title, adminCredentials(server.dataDir), server.url, [server.pid, ...backing], plan, log);
+    const results = await measure(title, adminCredentials(server.dataDir), server.url, [server.pid, ...backing], backing, plan, log);
     if (server.inspectorUrl) await collectGarbage(server.inspectorUrl);
     await sleep(settleMs);
     return { results, rss: residentSet(server.pid).rss, detail: {} };
@@ -132,7 +134,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareRun> {
   const cp = await startControlPlane({ dir, log: opts.log });
   const measured: Partial<Record<TargetName, Measured>> = {};
   try {
-    const etcdPids = cp.etcd ? cp.etcd.members.map((m) => m.pid) : [];
+    const etcdPids = etcdPidsOf(cp);
     // Ours first: the etcd the CRD's hosts then land in is no emptier for kube-apiserver than it was for us.
     measured.sqlite = await direct(targetTitles.sqlite, [], [], plan, opts.log);
     measured.etcd = await direct(targetTitles.etcd, ['--storage-backend', 'etcd', '--etcd-servers', cp.etcdEndpoints.join(','), '--etcd-prefix', '/bench-metal3'], etcdPids, plan, opts.log);

@@ -31,6 +31,8 @@ export interface Target {
   writer: Client;
   /** Every process that does work for this target's requests; their CPU time is summed per operation. */
   pids: number[];
+  /** Those of pids that are the store (etcd), reported apart for creates: the CPU a backend cannot save. */
+  storePids: number[];
 }
 
 export interface Results {
@@ -50,6 +52,11 @@ export interface Results {
   watchExpected: number;
   /** CPU (ms) of the target's processes per operation, by phase: comparable on a busy machine where wall clock is not. */
   cpuMsPerOp: { create: number; get: number; update: number; listJSON: number; listTable: number; watchWrite: number };
+  /**
+   * Where a create's CPU goes besides the server: the store's processes (part of cpuMsPerOp.create) and this
+   * load generator (not part of it). On a machine with few cores their sum bounds creates per second.
+   */
+  createCpuMs: { store: number; client: number };
   /** Phases that failed outright, with why. */
   errors: string[];
 }
@@ -94,9 +101,14 @@ export async function runWorkload(t: Target, plan: Plan, log: (line: string) => 
   await ensureNamespace(t.client, ns);
   await ensureNamespace(t.client, watchNs);
 
+  const storeCpu = cpuOf(t.storePids);
   let c0 = cpu();
+  const s0 = storeCpu();
+  const client0 = process.cpuUsage();
   const creates = await measureCreates(t.client, ns, plan.createClients, plan.createSeconds);
   const createCpu = (cpu() - c0) / creates.created;
+  const clientCpu = process.cpuUsage(client0);
+  const createCpuMs = { store: (storeCpu() - s0) / creates.created, client: (clientCpu.user + clientCpu.system) / 1000 / creates.created };
   log(`  creates: ${creates.perSecond.toFixed(0)}/s (${creates.created} in ${creates.seconds.toFixed(1)} s), p99 ${creates.latencyMs.p99.toFixed(1)} ms`);
   const t0 = performance.now();
   await resizeHosts(t.client, ns, creates.created, plan.hosts);
@@ -141,6 +153,7 @@ export async function runWorkload(t: Target, plan: Plan, log: (line: string) => 
     watchDelivered: w?.deliveredEvents ?? NaN,
     watchExpected: w?.expectedEvents ?? NaN,
     cpuMsPerOp: { create: createCpu, get: getCpu, update: updateCpu, listJSON: lj ? ljCpu : NaN, listTable: lt ? ltCpu : NaN, watchWrite: w?.serverCpuMsPerWrite ?? NaN },
+    createCpuMs,
     errors,
   };
 }
