@@ -234,7 +234,11 @@ export interface FuzzServer {
 /** The standalone kinds and strategies over in-memory SQLite, as an authenticated cluster admin. */
 export async function startFuzzServer(opts: { enableFakeBMC?: boolean } = {}): Promise<FuzzServer> {
   const crashes: unknown[] = [];
-  const onCrash = (e: unknown) => crashes.push(e);
+  const onCrash = (e: unknown) => {
+    crashes.push(e);
+    // Said at once: a crash can leave the property waiting forever, before assertNoCrash gets to say it.
+    console.error('fuzz: unhandled in the process:', e);
+  };
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
