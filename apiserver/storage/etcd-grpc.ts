@@ -16,14 +16,18 @@ export interface EtcdConnectionOptions {
 /** A call that failed: code is gRPC's status code (14 UNAVAILABLE for a connection that failed). */
 export class GrpcError extends Error {
   readonly code: number;
-  constructor(code: number, message: string) {
+  /** The request never left: it is safe to send again, whatever it was. */
+  readonly unsent: boolean;
+  constructor(code: number, message: string, unsent = false) {
     super(message);
     this.code = code;
+    this.unsent = unsent;
   }
 }
 
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
+const PING_TIMEOUT_MS = 2000;
 
 /**
  * Splits a stream of gRPC frames into messages, however the data chunks fall. Chunks are joined once a
@@ -125,13 +129,10 @@ export class EtcdConnection {
   async unary(path: string, request: Buffer, idempotent = false): Promise<Buffer> {
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      let sent = false;
       try {
-        const session = await this.connect(deadline);
-        sent = true;
-        return await this.call(session, path, request, deadline);
+        return await this.call(await this.connect(deadline), path, request, deadline);
       } catch (err) {
-        const retriable = err instanceof GrpcError && err.code === UNAVAILABLE && (!sent || idempotent);
+        const retriable = err instanceof GrpcError && err.code === UNAVAILABLE && (err.unsent || idempotent);
         if (!retriable || this.closed || Date.now() >= deadline || attempt >= this.opts.endpoints.length * 3) throw err;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
       }
@@ -184,13 +185,20 @@ export class EtcdConnection {
   private call(session: http2.ClientHttp2Session, path: string, request: Buffer, deadline: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const timeoutMs = Math.max(1, deadline - Date.now());
-      const req = session.request({
-        ':method': 'POST',
-        ':path': path,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-timeout': `${timeoutMs}m`,
-      });
+      let req: http2.ClientHttp2Stream;
+      try {
+        req = session.request({
+          ':method': 'POST',
+          ':path': path,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          'grpc-timeout': `${timeoutMs}m`,
+        });
+      } catch (err) {
+        // The session closed between connect() and now.
+        reject(new GrpcError(UNAVAILABLE, `etcd: ${(err as Error).message}`, true));
+        return;
+      }
       const reader = new FrameReader();
       let message: Buffer | undefined;
       let settled = false;
@@ -211,7 +219,10 @@ export class EtcdConnection {
         else settle(undefined, message);
         return true;
       };
-      const timer = setTimeout(() => settle(new GrpcError(DEADLINE_EXCEEDED, `etcd did not answer ${path} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => {
+        settle(new GrpcError(DEADLINE_EXCEEDED, `etcd did not answer ${path} within ${timeoutMs} ms`));
+        this.checkAlive(session);
+      }, timeoutMs);
       // A trailers-only response carries grpc-status in its headers.
       req.on('response', (headers) => void finish(headers));
       req.on('data', (chunk: Buffer) => {
@@ -226,6 +237,21 @@ export class EtcdConnection {
       req.on('close', () => settle(new GrpcError(UNAVAILABLE, `etcd closed the stream of ${path} (code ${req.rstCode})`)));
       req.end(frame(request));
     });
+  }
+
+  /**
+   * A member that stopped answering without closing its connection (a partition, a hung process) would
+   * otherwise keep every call until its deadline: a ping it does not answer ends the session, and the
+   * next call goes to another member.
+   */
+  private checkAlive(session: http2.ClientHttp2Session): void {
+    if (session.destroyed || this.session !== session) return;
+    const timer = setTimeout(() => session.destroy(new Error('etcd member did not answer a ping')), PING_TIMEOUT_MS);
+    const sent = session.ping((err) => {
+      clearTimeout(timer);
+      if (err) session.destroy(err);
+    });
+    if (!sent) clearTimeout(timer);
   }
 
   private connect(deadline: number): Promise<http2.ClientHttp2Session> {
@@ -253,7 +279,7 @@ export class EtcdConnection {
         session.destroy();
         if (this.session === session) this.session = undefined;
         this.next++;
-        reject(new GrpcError(UNAVAILABLE, `etcd ${endpoint}: ${err.message}`));
+        reject(new GrpcError(UNAVAILABLE, `etcd ${endpoint}: ${err.message}`, true));
       };
       session.once('connect', () => {
         clearTimeout(timer);

@@ -44,6 +44,8 @@ export interface EtcdMember {
   /** Starts it again on the same data and ports, and waits until it serves. */
   start(): Promise<void>;
   running(): boolean;
+  /** Sends a signal to the process (SIGSTOP: a member that hangs with its connections open). */
+  signal(sig: NodeJS.Signals): void;
   log(): string;
 }
 
@@ -101,6 +103,7 @@ function memberProcess(dir: string, spec: MemberSpec, cluster: MemberSpec[], sch
     dataDir,
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     log: () => output.slice(-4000),
+    signal: (sig) => void child?.kill(sig),
     async start() {
       if (member.running()) return;
       const c = spawn('etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
