@@ -193,8 +193,8 @@ export interface LoadStats {
   ok: number;
   /** Replies that were not 2xx, by status; "conn" for connection errors and timeouts. */
   failed: Record<string, number>;
-  /** performance.now() at which each failed request was sent (for error windows). */
-  failureTimes: number[];
+  /** Each failure: what it was, when it was sent (performance.now()), how long it took, and the start of its reply. */
+  failures: { kind: string; sent: number; tookMs: number; detail: string }[];
 }
 
 /**
@@ -209,7 +209,7 @@ export class WriteLoad {
    * them later, over newer acknowledged ones, as kube-apiserver may. Per host, their sequence numbers.
    */
   readonly inDoubt = new Map<string, Set<number>>();
-  readonly stats: LoadStats = { ok: 0, failed: {}, failureTimes: [] };
+  readonly stats: LoadStats = { ok: 0, failed: {}, failures: [] };
   private readonly target: () => DrillServer;
   private readonly ns: string;
   private stopping = false;
@@ -232,9 +232,9 @@ export class WriteLoad {
     this.stopping = false;
   }
 
-  private fail(kind: string, sent: number): void {
+  private fail(kind: string, sent: number, detail: string): void {
     this.stats.failed[kind] = (this.stats.failed[kind] ?? 0) + 1;
-    this.stats.failureTimes.push(sent);
+    this.stats.failures.push({ kind, sent, tookMs: Math.round(performance.now() - sent), detail: detail.slice(0, 200) });
   }
 
   private async loop(client: number, objects: number): Promise<void> {
@@ -249,8 +249,8 @@ export class WriteLoad {
         reply = created.has(name)
           ? await this.target().request('PATCH', `${hostsPath(this.ns)}/${name}`, { metadata: { annotations: { [SEQ]: String(seq) } }, spec: { description: `seq-${seq}` } }, { contentType: 'application/merge-patch+json' })
           : await this.target().request('POST', hostsPath(this.ns), loadHost(this.ns, name, seq));
-      } catch {
-        this.fail('conn', sent);
+      } catch (err) {
+        this.fail('conn', sent, (err as Error).message);
         let doubts = this.inDoubt.get(name);
         if (!doubts) this.inDoubt.set(name, (doubts = new Set()));
         doubts.add(seq);
@@ -265,7 +265,7 @@ export class WriteLoad {
         // A create whose reply was lost to a kill landed after all; from now on this host is patched.
         created.add(name);
       } else {
-        this.fail(String(reply.status), sent);
+        this.fail(String(reply.status), sent, reply.body);
         await sleep(20);
       }
     }
