@@ -167,9 +167,9 @@ export class EtcdConnection {
       const status = grpcStatus(headers);
       end(new GrpcError(status ?? UNAVAILABLE, grpcMessage(headers) || `etcd watch stream ended (gRPC status ${status})`));
     });
-    req.on('end', () => end(new GrpcError(UNAVAILABLE, 'etcd watch stream ended')));
+    req.on('end', () => done || end(new GrpcError(UNAVAILABLE, 'etcd watch stream ended')));
     req.on('error', (err: Error) => end(new GrpcError(UNAVAILABLE, err.message)));
-    req.on('close', () => end(new GrpcError(UNAVAILABLE, 'etcd watch stream closed')));
+    req.on('close', () => done || end(new GrpcError(UNAVAILABLE, 'etcd watch stream closed')));
     return {
       write: (m) => {
         if (!done) req.write(frame(m));
@@ -234,7 +234,8 @@ export class EtcdConnection {
       });
       req.on('trailers', (headers) => void finish(headers));
       req.on('error', (err: Error) => settle(new GrpcError(UNAVAILABLE, `etcd: ${err.message}`)));
-      req.on('close', () => settle(new GrpcError(UNAVAILABLE, `etcd closed the stream of ${path} (code ${req.rstCode})`)));
+      // 'close' follows every call; an Error (and its stack) only for a call it ends.
+      req.on('close', () => settled || settle(new GrpcError(UNAVAILABLE, `etcd closed the stream of ${path} (code ${req.rstCode})`)));
       req.end(frame(request));
     });
   }
