@@ -78,6 +78,43 @@ export interface RequestOptions {
   accept?: string;
 }
 
+interface Pending {
+  what: string;
+  since: number;
+  fail: (e: Error) => void;
+}
+
+const pending = new Set<Pending>();
+let watchdog: NodeJS.Timeout | undefined;
+
+/**
+ * A second line behind each request's own timer. One run (seed 1795895230, since unreproduced) sat idle for
+ * minutes on a LIST whose 5 s timer never fired, while an interval elsewhere kept firing; a property must
+ * fail on that, saying what was pending, and not wait until CI's deadline.
+ */
+function track(what: string, fail: (e: Error) => void): () => void {
+  const p: Pending = { what, since: Date.now(), fail };
+  pending.add(p);
+  watchdog ??= setInterval(() => {
+    const now = Date.now();
+    for (const q of pending) {
+      if (now - q.since < 3 * requestTimeoutMs) continue;
+      pending.delete(q);
+      const why = `hang: ${q.what.slice(0, 200)} still pending after ${now - q.since} ms, past its own ${requestTimeoutMs} ms timer; active resources: ${JSON.stringify(process.getActiveResourcesInfo())}`;
+      console.error(`fuzz: ${why}`);
+      q.fail(new Error(why));
+    }
+  }, requestTimeoutMs);
+  return () => {
+    pending.delete(p);
+    // Nothing pending, nothing to watch: the interval must not keep a finished file's process alive.
+    if (!pending.size && watchdog) {
+      clearInterval(watchdog);
+      watchdog = undefined;
+    }
+  };
+}
+
 /** One request with the hang budget; a timeout rejects, so the property fails naming it. */
 export function request(base: string, method: string, path: string, opts: RequestOptions = {}, agent?: http.Agent): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -91,6 +128,7 @@ export function request(base: string, method: string, path: string, opts: Reques
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         clearTimeout(timer);
+        untrack();
         const text = Buffer.concat(chunks).toString('utf8');
         let body: unknown;
         try {
@@ -103,11 +141,17 @@ export function request(base: string, method: string, path: string, opts: Reques
       res.on('error', reject);
     });
     const timer = setTimeout(() => {
+      untrack();
       req.destroy();
       reject(new Error(`hang: ${method} ${path.slice(0, 200)} took more than ${requestTimeoutMs} ms`));
     }, requestTimeoutMs);
+    const untrack = track(`${method} ${path}`, (e) => {
+      req.destroy();
+      reject(e);
+    });
     req.on('error', (e) => {
       clearTimeout(timer);
+      untrack();
       reject(e);
     });
     req.end(opts.body);
@@ -135,6 +179,7 @@ export function watch(base: string, path: string, readMs = 30): Promise<WatchRep
       const finish = () => {
         if (done) return;
         done = true;
+        untrack();
         clearTimeout(cut);
         req.destroy();
         const text = Buffer.concat(chunks).toString('utf8');
@@ -156,11 +201,17 @@ export function watch(base: string, path: string, readMs = 30): Promise<WatchRep
       res.on('aborted', finish);
     });
     const timer = setTimeout(() => {
+      untrack();
       req.destroy();
       reject(new Error(`hang: watch ${path.slice(0, 200)} sent no headers within ${requestTimeoutMs} ms`));
     }, requestTimeoutMs);
+    const untrack = track(`WATCH ${path}`, (e) => {
+      req.destroy();
+      reject(e);
+    });
     req.on('error', (e) => {
       clearTimeout(timer);
+      untrack();
       reject(e);
     });
     req.end();
