@@ -85,6 +85,9 @@ function grpcMessage(headers: http2.IncomingHttpHeaders): string {
   }
 }
 
+/** The headers of every gRPC call: a POST to /package.Service/Method, trailers expected. */
+const grpcHeaders = (path: string): http2.OutgoingHttpHeaders => ({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+
 function grpcStatus(headers: http2.IncomingHttpHeaders): number | undefined {
   const raw = headers['grpc-status'];
   return raw === undefined ? undefined : Number(Array.isArray(raw) ? raw[0] : raw);
@@ -111,7 +114,7 @@ export class EtcdConnection {
   private closed = false;
 
   constructor(opts: EtcdConnectionOptions) {
-    if (!opts.endpoints.length) throw new Error('etcd needs at least one endpoint');
+    if (!opts.endpoints.length) throw new Error('etcd storage needs at least one endpoint');
     this.opts = opts;
   }
 
@@ -142,7 +145,7 @@ export class EtcdConnection {
   /** A bidirectional stream (Watch/Watch) on the current member. */
   async stream(path: string, callbacks: WatchCallbacks): Promise<WatchStream> {
     const session = await this.connect(Date.now() + this.opts.requestTimeoutMs);
-    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+    const req = session.request(grpcHeaders(path), { endStream: false });
     const reader = new FrameReader();
     let done = false;
     const end = (err: Error) => {
@@ -187,13 +190,7 @@ export class EtcdConnection {
       const timeoutMs = Math.max(1, deadline - Date.now());
       let req: http2.ClientHttp2Stream;
       try {
-        req = session.request({
-          ':method': 'POST',
-          ':path': path,
-          'content-type': 'application/grpc',
-          te: 'trailers',
-          'grpc-timeout': `${timeoutMs}m`,
-        });
+        req = session.request({ ...grpcHeaders(path), 'grpc-timeout': `${timeoutMs}m` });
       } catch (err) {
         // The session closed between connect() and now.
         reject(new GrpcError(UNAVAILABLE, `etcd: ${(err as Error).message}`, true));

@@ -238,7 +238,6 @@ export class EtcdStorage implements Storage {
   private closed = false;
 
   private constructor(opts: EtcdStorageOptions) {
-    if (!opts.endpoints.length) throw new Error('etcd storage needs at least one endpoint');
     // A deadline for unary calls only: the watch stream lives as long as the storage.
     this.client = new EtcdConnection({ endpoints: opts.endpoints, ca: opts.ca, cert: opts.cert, key: opts.key, requestTimeoutMs: opts.requestTimeoutMs ?? 10_000 });
     this.rootText = (opts.prefix ?? DEFAULT_ETCD_PREFIX).replace(/\/+$/, '');
@@ -442,10 +441,6 @@ export class EtcdStorage implements Storage {
     return current ? new RevisionConflictError(key, this.toKeyValue(current)) : new KeyNotFoundError(key);
   }
 
-  /**
-   * Runs one request, records its header revision, and maps etcd's failures onto the storage contract.
-   * requested: the revision a read asked for, to report in a CompactedError.
-   */
   private range(req: RangeRequest, requested?: number): Promise<RangeResponse> {
     return this.call(async () => decodeRangeResponse(await this.client.unary('/etcdserverpb.KV/Range', encodeRangeRequest(req), true)), requested);
   }
@@ -454,6 +449,10 @@ export class EtcdStorage implements Storage {
     return this.call(async () => decodeTxnResponse(await this.client.unary('/etcdserverpb.KV/Txn', encodeTxnRequest(req))));
   }
 
+  /**
+   * Runs one request, records its header revision, and maps etcd's failures onto the storage contract.
+   * requested: the revision a read asked for, to report in a CompactedError.
+   */
   private async call<T extends { header: ResponseHeader }>(fn: () => Promise<T>, requested?: number): Promise<T> {
     if (this.closed) throw new StorageUnavailableError('storage is closed');
     let res: T;
