@@ -11,7 +11,7 @@ import {
 } from '../../api/kinds/requests.ts';
 import type { ObjectReference } from '../../api/kinds/common.ts';
 import { badRequest, conflict, fieldErrors, invalid } from '../status.ts';
-import { clone, isPlainObject } from '../registry/objects.ts';
+import { clone, isPlainObject, shown } from '../registry/objects.ts';
 import type { ActionHandler } from '../handlers/resource.ts';
 
 const group = 'metal3.io';
@@ -42,7 +42,7 @@ const provisionDef = requestDefinition('ProvisionRequest', provisionRequestSchem
 function decodeRequest<T>(body: unknown, def: ResourceDefinition, name: string, warnings: string[], fieldValidation: string): T {
   if (!isPlainObject(body)) throw badRequest(`the body must be a ${def.kind} object`);
   if (body.apiVersion !== apiVersion || body.kind !== def.kind) {
-    throw badRequest(`the body must have apiVersion ${apiVersion} and kind ${def.kind}, not ${String(body.apiVersion)} ${String(body.kind)}`);
+    throw badRequest(`the body must have apiVersion ${apiVersion} and kind ${def.kind}, not ${shown(body.apiVersion)} ${shown(body.kind)}`);
   }
   const schema = compileSchema(def);
   const unknown = schema.unknownFields(body).map((f) => `unknown field "${f}"`);

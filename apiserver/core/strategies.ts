@@ -3,8 +3,8 @@
 // computed table cells kubectl prints.
 import type { KubeObject } from '../../api/types.ts';
 import type { Strategy } from '../registry/strategy.ts';
-import { fieldErrors, type StatusCause } from '../status.ts';
-import { isPlainObject } from '../registry/objects.ts';
+import { badRequest, fieldErrors, type StatusCause } from '../status.ts';
+import { goType, isPlainObject } from '../registry/objects.ts';
 
 // kubectl's DATA column counts keys; a JSONPath cannot.
 const countKeys = (...maps: unknown[]) => maps.reduce<number>((n, m) => n + (isPlainObject(m) ? Object.keys(m).length : 0), 0);
@@ -15,7 +15,10 @@ function foldStringData(obj: KubeObject): void {
   const stringData = obj.stringData;
   if (isPlainObject(stringData)) {
     const data = isPlainObject(obj.data) ? obj.data : {};
-    for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+    for (const [k, v] of Object.entries(stringData)) {
+      if (typeof v !== 'string') throw badRequest(`Secret in version "v1" cannot be handled as a Secret: json: cannot unmarshal ${goType(v)} into Go struct field Secret.stringData of type string`);
+      data[k] = Buffer.from(v, 'utf8').toString('base64');
+    }
     obj.data = data;
   }
   delete obj.stringData;

@@ -7,7 +7,7 @@ import { negotiateRendering, type Rendering } from '../negotiation.ts';
 import type { RequestInfo } from '../requestinfo.ts';
 import type { Store, WriteContext, FieldValidation, DeleteOptions, PatchType, ListQuery } from '../registry/store.ts';
 import type { Strategy, UserInfo } from '../registry/strategy.ts';
-import { isPlainObject } from '../registry/objects.ts';
+import { isPlainObject, shown } from '../registry/objects.ts';
 import {
   badRequest,
   fieldErrors,
@@ -162,7 +162,7 @@ async function deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<
   if (buf.length > 0) {
     const body = decodeObjectBody(buf, mediaType(req));
     if (!isPlainObject(body)) throw badRequest('the body of a delete request must be a DeleteOptions object');
-    if (body.kind !== undefined && body.kind !== 'DeleteOptions') throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (DeleteOptions)`);
+    if (body.kind !== undefined && body.kind !== 'DeleteOptions') throw badRequest(`the kind in the data (${shown(body.kind)}) does not match the expected kind (DeleteOptions)`);
     opts = body as DeleteOptions;
   }
   const causes: StatusCause[] = [];

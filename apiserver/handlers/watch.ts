@@ -144,7 +144,8 @@ export function serveWatch(
     };
     timers.push(setTimeout(tick, Math.min(bookmarkIntervalMs, 1000)));
   }
-  if (timeoutSeconds !== undefined) timers.push(setTimeout(close, timeoutSeconds * 1000));
+  // 0 is "no timeout", as kube reads it; a timer cannot hold more than 2^31-1 ms (~24.8 days).
+  if (timeoutSeconds) timers.push(setTimeout(close, Math.min(timeoutSeconds * 1000, 2 ** 31 - 1)));
   req.on('close', close);
   res.on('close', close);
 }

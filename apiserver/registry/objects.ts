@@ -36,6 +36,21 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A JSON value's type as encoding/json names it in "cannot unmarshal X into ..." errors. */
+export function goType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/**
+ * A request value for an error message. String(v) is not safe on client JSON: an object whose own
+ * "toString" key is not a function makes it throw.
+ */
+export function shown(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v);
+}
+
 /** Everything outside metadata and status: what a generation counts. */
 export function specPart(obj: KubeObject): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -34,7 +34,7 @@ import { parseLabelSelector } from '../../api/labels.ts';
 import { parseFieldSelector } from '../selectors/fields.ts';
 import { updateManagedFields, apply as applyConfiguration } from '../fieldmanager/index.ts';
 import type { Admission, AdmissionAttributes, Operation, Strategy, UserInfo } from './strategy.ts';
-import { clone, deepEqual, isPlainObject, nowRFC3339, sameContent, specPart } from './objects.ts';
+import { clone, deepEqual, goType, isPlainObject, nowRFC3339, sameContent, specPart } from './objects.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -388,12 +388,17 @@ export class Store {
   private checkTypeMeta(obj: unknown): asserts obj is KubeObject {
     if (!isPlainObject(obj)) throw badRequest('the object provided is unrecognized (must be a JSON object)');
     const { apiVersion, kind } = obj;
+    for (const [field, v] of [['apiVersion', apiVersion], ['kind', kind]] as const) {
+      if (v !== undefined && typeof v !== 'string') {
+        throw badRequest(`couldn't get version/kind; json parse error: json: cannot unmarshal ${goType(v)} into Go struct field .${field} of type string`);
+      }
+    }
     if (kind === undefined || kind === '') throw badRequest("Object 'Kind' is missing in '" + JSON.stringify(obj).slice(0, 200) + "'");
     if (apiVersion !== this.apiVersion) {
-      throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${this.apiVersion})`);
+      throw badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${this.apiVersion})`);
     }
     if (kind !== this.def.kind) {
-      throw badRequest(`the kind in the data (${String(kind)}) does not match the expected kind (${this.def.kind})`);
+      throw badRequest(`the kind in the data (${kind}) does not match the expected kind (${this.def.kind})`);
     }
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
     if (!isPlainObject(obj.metadata)) throw badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: metadata must be an object`);
@@ -669,7 +674,7 @@ export class Store {
     const input = body;
     this.checkNamespace(input, namespace);
     if (input.metadata.name !== name) {
-      throw badRequest(`the name of the object (${String(input.metadata.name ?? '')}) does not match the name on the URL (${name})`);
+      throw badRequest(`the name of the object (${input.metadata.name ?? ''}) does not match the name on the URL (${name})`);
     }
     const pinned = input.metadata.resourceVersion;
     if (!pinned) {
@@ -707,7 +712,7 @@ export class Store {
       this.checkTypeMeta(patch);
       const applied = patch;
       if (applied.metadata.name !== undefined && applied.metadata.name !== name) {
-        throw badRequest(`the name of the object (${String(applied.metadata.name)}) does not match the name on the URL (${name})`);
+        throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
       }
       applied.metadata.name = name;
       this.checkNamespace(applied, namespace);
@@ -868,7 +873,6 @@ const metadataFieldTypes: Record<string, 'string' | 'integer' | 'stringMap' | 's
  * the zero value, which is dropped here as Go's omitempty would.
  */
 function metadataTypeError(meta: Record<string, unknown>): string | undefined {
-  const goType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
   const fail = (field: string, v: unknown, want: string) => `json: cannot unmarshal ${goType(v)} into Go struct field ObjectMeta.metadata.${field} of type ${want}`;
   for (const [field, type] of Object.entries(metadataFieldTypes)) {
     const v = meta[field];

@@ -464,6 +464,19 @@ describe('watch over HTTP', () => {
     assert.ok(took >= 900 && took < 5000, `ended after ${took} ms`);
   });
 
+  test('timeoutSeconds of 0, or past what a timer holds, leaves the stream open', async () => {
+    // setTimeout turns a delay past 2^31-1 ms into 1 ms, and kube reads 0 as "no timeout given".
+    for (const t of ['0', '99999999999']) {
+      const w = await watch(server, `${hosts}?watch=true&resourceVersion=${await listRV()}&timeoutSeconds=${t}`);
+      try {
+        const ended = await Promise.race([w.ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
+        assert.equal(ended, false, `timeoutSeconds=${t} ended the watch within 1.5 s`);
+      } finally {
+        w.close();
+      }
+    }
+  });
+
   test('a change that leaves a label selector is a DELETED event', async () => {
     await create(bmh('w-sel', { labels: { watch: 'sel' } }));
     const w = await watch(server, `${hosts}?watch=true&resourceVersion=${await listRV()}&${watchLabel('sel')}`);

@@ -17,7 +17,7 @@ const asObj = (v: unknown, what = 'value'): Obj => {
   return v as Obj;
 };
 
-function bmh(name: string, extra: { metadata?: Obj; spec?: Obj; apiVersion?: string; kind?: string } = {}): Obj {
+function bmh(name: string, extra: { metadata?: Obj; spec?: Obj; apiVersion?: unknown; kind?: unknown } = {}): Obj {
   return {
     apiVersion: extra.apiVersion ?? 'metal3.io/v1alpha1',
     kind: extra.kind ?? 'BareMetalHost',
@@ -116,6 +116,28 @@ const rows: Row[] = [
     code: 400,
     reason: 'BadRequest',
     message: 'the API version in the data (metal3.io/v1) does not match the expected API version (metal3.io/v1alpha1)',
+  },
+  // An own "toString" key that is not a function makes String(value) throw: each must be a 400, not a 500.
+  ...(['apiVersion', 'kind'] as const).map((field): Row => ({
+    name: `an object with a "toString" key as ${field}`,
+    method: 'POST',
+    path: hosts,
+    body: json(bmh('ts', { [field]: { toString: { x: 1 } } })),
+    code: 400,
+    reason: 'BadRequest',
+    message: `cannot unmarshal object into Go struct field .${field} of type string`,
+  })),
+  { name: 'the same object as apiVersion of a merge patch', method: 'PATCH', path: host, headers: mergePatch, body: json({ apiVersion: { toString: {} } }), code: 400, reason: 'BadRequest', message: '.apiVersion of type string' },
+  { name: 'the same object as kind of a delete body', method: 'DELETE', path: host, body: json({ kind: { toString: {} } }), code: 400, reason: 'BadRequest', message: 'the kind in the data ({"toString":{}})' },
+  { name: 'the same object as kind of a provision request', method: 'POST', path: `${host}/provision`, body: json({ apiVersion: 'metal3.io/v1alpha1', kind: { toString: 1 } }), code: 400, reason: 'BadRequest', message: 'not metal3.io/v1alpha1 {"toString":1}' },
+  {
+    name: 'a Secret whose stringData value is not a string',
+    method: 'POST',
+    path: '/api/v1/namespaces/default/secrets',
+    body: json({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sd' }, stringData: { a: { toString: {} } } }),
+    code: 400,
+    reason: 'BadRequest',
+    message: 'cannot unmarshal object into Go struct field Secret.stringData of type string',
   },
   {
     name: 'no kind at all',

@@ -135,6 +135,9 @@ export const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant({}),
   fc.array(nastyString, { maxLength: 3 }),
   fc.dictionary(nastyString, nastyString, { maxKeys: 3 }),
+  // Keys that name Object.prototype's members: a server that formats or copies client JSON as if it
+  // were an ordinary JS object trips over them (String() of {"toString":{}} throws).
+  fc.dictionary(fc.constantFrom('toString', 'valueOf', 'toJSON', 'constructor', 'hasOwnProperty', '__proto__'), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1, maxKeys: 2 }),
   fc.jsonValue({ maxDepth: 3 }),
   { weight: 1, arbitrary: hugeString },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(50, 1_000, 20_000, 200_000), fc.constantFrom('a' as const, 'o' as const)).map(([d, s]) => deepMarker(d, s)) },
