@@ -149,6 +149,20 @@ const transientStates = new Set<string>([
   S.serviceWait,
 ]);
 
+/**
+ * States from which the node is still to be inspected or deployed. Ironic uses cpu_arch when it boots a ramdisk
+ * (a kernel and ramdisk per architecture), and a node with a fake boot interface boots none before its deployment.
+ * For such a node, a cpu_arch that appeared after registration (fake inspection reports one) waits for the PATCH
+ * that starts the deployment (or an inspection), instead of costing a read and a PATCH of its own: the conductor's
+ * work for one PATCH is most of what a host costs Ironic. Real inspection sets cpu_arch on the node itself.
+ */
+const archWaitStates = new Set<string>([S.enroll, S.verifying, S.manageable, S.available, S.inspecting, S.inspectWait, S.inspectFailed, S.cleaning, S.cleanWait, S.cleanFailed, S.deployFailed]);
+
+interface Registration {
+  digest: string;
+  arch: string | null;
+}
+
 const interfaceFields = [
   ['boot_interface', 'bootInterface'],
   ['management_interface', 'managementInterface'],
@@ -224,8 +238,11 @@ export class IronicProvisioner implements Provisioner {
   private readyUntil = 0;
   private readyCheck: Promise<void> | undefined;
   private readonly cache: NodeCache;
-  /** What each node was last registered with (a digest): a node read from the list needs no re-check then. */
-  private readonly registered = new Map<string, string>();
+  /**
+   * What each node was last registered with (a digest, and the cpu_arch it carries): a node read from the
+   * list needs no re-check then.
+   */
+  private readonly registered = new Map<string, Registration>();
   /** Nodes whose boot and deploy interfaces validated, by what was validated: a retried deploy asks once. */
   private readonly validated = new Map<string, string>();
   /** MACs known to have ports, per node: spares a port listing on every registration check. */
@@ -570,7 +587,21 @@ export class IronicProvisioner implements Provisioner {
     return u.ops;
   }
 
-  /** Everything registrationOps brings the node to, credentials included, as a digest kept only in memory. */
+  /** Whether a polled node is as registration leaves it for this host (its cpu_arch may wait: archWaitStates). */
+  private isRegistered(node: IronicNode, host: HostData, digest: string): boolean {
+    const r = this.registered.get(node.uuid);
+    if (r?.digest !== digest) return false;
+    if (r.arch === (host.architecture ?? null)) return true;
+    return host.bmc.bootInterface === 'fake' && archWaitStates.has(node.provision_state ?? '');
+  }
+
+  /** Records the cpu_arch a PATCH left on the node, for a registration made before it. */
+  private noteArch(node: IronicNode, host: HostData): void {
+    const r = this.registered.get(node.uuid);
+    if (r && host.architecture) r.arch = host.architecture;
+  }
+
+  /** Everything registrationOps brings the node to but cpu_arch, credentials included, as a digest kept only in memory. */
   private registrationDigest(host: HostData): string {
     const interfaces = interfaceFields.map(([field, key]) => [field, host.bmc[key] ?? null]);
     const wanted = {
@@ -581,7 +612,6 @@ export class IronicProvisioner implements Provisioner {
       // Not every driver puts the credentials in driver_info (fake-hardware does not); new ones still re-register.
       credentials: [host.credentials?.username ?? '', host.credentials?.password ?? ''],
       disablePowerOff: host.disablePowerOff,
-      arch: host.architecture ?? null,
       bootMode: host.bootMode,
       cleaning: host.automatedCleaningMode,
     };
@@ -653,7 +683,7 @@ export class IronicProvisioner implements Provisioner {
       if (!node) {
         try {
           node = this.remember(await this.client.createNode(this.createBody(host)));
-          this.registered.set(node.uuid, digest);
+          this.registered.set(node.uuid, { digest, arch: host.architecture ?? null });
           // A node just created has no ports; any we add are recorded as they are.
           this.knownPorts.set(node.uuid, new Set());
           this.allPortsKnown.add(node.uuid);
@@ -664,15 +694,15 @@ export class IronicProvisioner implements Provisioner {
           if (!node) throw e;
         }
       }
-      if (!created && !(this.cache.isPartial(node) && this.registered.get(node.uuid) === digest)) {
+      if (!created && !(this.cache.isPartial(node) && this.isRegistered(node, host, digest))) {
         // A complete node costs nothing to compare; a polled one is read in full only when the host changed.
         node = await this.complete(node);
         // Credentials "changed" until the host records them as good, which is after registration completes;
         // the node already carrying exactly these (as we wrote them) needs no new driver_info meanwhile.
-        const rewrite = opts.credentialsChanged && this.registered.get(node.uuid) !== digest;
+        const rewrite = opts.credentialsChanged && this.registered.get(node.uuid)?.digest !== digest;
         node = await this.patch(node, this.registrationOps(node, host, rewrite));
         // In a transient state the properties wait, so the node is not yet all the host asks for.
-        if (!transientStates.has(node.provision_state ?? '')) this.registered.set(node.uuid, digest);
+        if (!transientStates.has(node.provision_state ?? '')) this.registered.set(node.uuid, { digest, arch: host.architecture ?? null });
       }
 
       const portConflict = await this.ensurePorts(node, host, opts.nicMACs);
@@ -700,16 +730,17 @@ export class IronicProvisioner implements Provisioner {
 
   private async startInspection(polled: IronicNode, host: HostData): Promise<InspectResult> {
     // The registration check brought the properties to what inspection wants; only a changed host reads them.
-    const registered = this.cache.isPartial(polled) && this.registered.get(polled.uuid) === this.registrationDigest(host);
+    const registered = this.cache.isPartial(polled) && this.registered.get(polled.uuid)?.digest === this.registrationDigest(host);
+    const archKnown = registered && this.registered.get(polled.uuid)?.arch === (host.architecture ?? null);
     const node = registered ? polled : await this.complete(polled);
     const u = new NodeUpdater(node);
-    if (!registered) {
-      u.set('properties', 'capabilities', bootModeCapabilities(node.properties?.capabilities, host.bootMode));
-      if (host.architecture) u.set('properties', 'cpu_arch', host.architecture);
-    }
+    if (!registered) u.set('properties', 'capabilities', bootModeCapabilities(node.properties?.capabilities, host.bootMode));
+    // Written blind on a polled node: the list does not carry properties, and "add" replaces a member.
+    if (host.architecture && !archKnown) u.set('properties', 'cpu_arch', host.architecture);
     const inspect = this.inspectInterface(host);
     if (inspect) u.setTopLevel('inspect_interface', inspect);
     const patched = await this.patch(node, u.ops);
+    this.noteArch(patched, host);
     const wait = host.inspectionMode === 'fast' ? 'short' : 'long';
     const { result, changed } = await this.changeState(patched, 'inspect', undefined, wait);
     return { ...result, started: changed };
@@ -880,7 +911,10 @@ export class IronicProvisioner implements Provisioner {
     }
     if (!fake) u.setTopLevel('deploy_interface', deployInterface);
     u.set('driver_info', 'force_persistent_boot_device', 'Default');
+    // The architecture registration left for this PATCH (archWaitStates): Ironic has it before it deploys.
+    if (host.architecture) u.set('properties', 'cpu_arch', host.architecture);
     const patched = await this.patch(node, u.ops);
+    this.noteArch(patched, host);
 
     const problems = await this.validationProblems(patched);
     if (problems.length > 0) return failed(scrub(`host validation error: ${problems.join('; ')}`, host));

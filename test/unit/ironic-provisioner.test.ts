@@ -1090,7 +1090,7 @@ describe('IronicProvisioner with the node cache and its poller', () => {
       await prov.inspectHardware(h, { ...opts, refresh: true });
       await sleep(60);
       const gets = ironic.callsOf('getNode').length;
-      const r = await prov.register({ ...h, architecture: 'aarch64' }, { credentialsChanged: false, restartOnFailure: false });
+      const r = await prov.register({ ...h, bootMode: 'legacy' }, { credentialsChanged: false, restartOnFailure: false });
       assert.equal(r.errorMessage, undefined);
       assert.equal(ironic.callsOf('getNode').length, gets + 1, 'one complete read');
       // Inspecting: the properties wait, but the registration is compared against the complete node.
@@ -1171,6 +1171,66 @@ describe('IronicProvisioner with the node cache and its poller', () => {
       assertLongDelay(again.requeueAfterMs);
       assert.equal(ironic.callsOf('getNode').length, gets);
       assert.equal(ironic.callsOf('setProvisionState').filter((c) => c.args[1] === 'active').length, 1);
+    } finally {
+      prov.close();
+    }
+  });
+
+  it("leaves a fake node's new cpu_arch to the deploy PATCH, so Ironic has it before it deploys", async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 20 });
+    try {
+      const h = await registered(prov, host(), 40);
+      const node = ironic.node(h.provisionerID);
+      assert.equal(node.properties?.cpu_arch, undefined);
+      node.provision_state = 'available';
+      ironic.hold = true;
+      // Something waits, so the node is served from the list.
+      await prov.provision(h, { bootMode: 'UEFI' }, { forceReboot: false });
+      await sleep(60);
+      // Inspection reported the architecture: the host now asks for it.
+      const inspected = { ...h, architecture: 'aarch64' };
+      const before = ironic.calls.length;
+      const r = await prov.register(inspected, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(r.errorMessage, undefined);
+      assert.deepEqual(
+        ironic.calls.slice(before).filter((c) => c.method !== 'listNodes').map((c) => c.method),
+        [],
+        'no read and no PATCH of its own',
+      );
+      const data = { image: { url: 'http://x/img', checksum: 'abc', checksumType: 'md5' as const }, bootMode: 'UEFI' as const };
+      assert.equal((await prov.provision(inspected, data, { forceReboot: false })).dirty, true);
+      const order = ironic.calls.slice(before).map((c) => c.method);
+      const patchAt = order.indexOf('patchNode');
+      assert.ok(patchAt >= 0 && patchAt < order.indexOf('setProvisionState'), `the PATCH comes before the deploy: ${order.join(', ')}`);
+      const ops = ironic.callsOf('patchNode').at(-1)?.args[1] as JSONPatchOp[];
+      assert.deepEqual(ops.find((op) => op.path === '/properties/cpu_arch'), { op: 'add', path: '/properties/cpu_arch', value: 'aarch64' });
+      assert.ok(ops.some((op) => op.path.startsWith('/instance_info')), 'in the same PATCH as the instance info');
+      assert.equal(ironic.callsOf('patchNode').length, 1);
+      assert.equal(node.properties?.cpu_arch, 'aarch64');
+      // Deployed, the node is as registered: no read or PATCH for the architecture again.
+      ironic.finish();
+      await sleep(60);
+      const after = ironic.calls.length;
+      await prov.register(inspected, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(ironic.calls.slice(after).filter((c) => c.method === 'patchNode').length, 0);
+    } finally {
+      prov.close();
+    }
+  });
+
+  it('writes a new cpu_arch at registration for a node that boots a ramdisk (cleaning needs it)', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 1000, nodePollIntervalMs: 20 });
+    try {
+      const h = await registered(prov, host({}, 'redfish://bmc.example/redfish/v1/Systems/1'), 40);
+      const node = ironic.node(h.provisionerID);
+      assert.notEqual(node.boot_interface, 'fake');
+      ironic.hold = true;
+      await prov.inspectHardware(h, { refresh: true, restartOnFailure: false, forceReboot: false });
+      ironic.finish();
+      await sleep(60);
+      assert.equal(node.provision_state, 'manageable');
+      await prov.register({ ...h, architecture: 'aarch64' }, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(node.properties?.cpu_arch, 'aarch64', 'written before provide starts cleaning');
     } finally {
       prov.close();
     }
