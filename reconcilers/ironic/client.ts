@@ -20,6 +20,11 @@ const DEFAULT_MAX_VERSION = '1.110';
 const DEFAULT_TIMEOUT_MS = 30_000;
 // Ironic's [api]max_limit default; limit=0 is rejected, so pages are followed through `next`.
 const PAGE_LIMIT = 1000;
+/**
+ * Pages of a changes-only list, growing: most polls find a few nodes, and Ironic's cost is per node returned
+ * (~0.8 ms each in full), however many of them turn out older than asked.
+ */
+const changesPageLimit = (page: number) => Math.min(10 * 4 ** page, 1000);
 // NodeLocked usually clears within one conductor operation (tens of ms with fake drivers, seconds with real
 // BMCs); a few short tries absorb it, anything longer is the reconciler's backoff to handle.
 const RETRY_ATTEMPTS = 4;
@@ -223,11 +228,30 @@ export class IronicClient implements IronicClientAPI {
     return body === undefined ? undefined : (body as IronicNode);
   }
 
-  async listNodes(fields?: string[]): Promise<IronicNode[]> {
-    const query: Record<string, string> = {};
-    // The marker of the next page is a UUID, so the UUID must be among the fields.
-    if (fields?.length) query.fields = [...new Set(['uuid', ...fields])].join(',');
-    return (await this.#listAll('/v1/nodes', 'nodes', query)) as IronicNode[];
+  async listNodes(fields?: string[], opts: { updatedSince?: number } = {}): Promise<IronicNode[]> {
+    const since = opts.updatedSince;
+    if (since === undefined) {
+      const query: Record<string, string> = {};
+      // The marker of the next page is a UUID, so the UUID must be among the fields.
+      if (fields?.length) query.fields = [...new Set(['uuid', ...fields])].join(',');
+      return (await this.#listAll('/v1/nodes', 'nodes', query)) as IronicNode[];
+    }
+    // updated_at is not among the fields Ironic lets a list ask for, so changes come from the detailed list,
+    // whole nodes (as a GET shows them), which costs more per node but is asked of a few nodes at a time.
+    const older = (n: IronicNode) => typeof n.updated_at !== 'string' || Date.parse(n.updated_at) < since;
+    // Never-updated nodes (updated_at null) sort last in descending order: a page ending in one ends the list.
+    const nodes = (await this.#listAll('/v1/nodes/detail', 'nodes', { sort_key: 'updated_at', sort_dir: 'desc' }, false, {
+      pageLimit: changesPageLimit,
+      done: (page) => page.length > 0 && older(page[page.length - 1] as IronicNode),
+    })) as IronicNode[];
+    return nodes.filter((n) => !older(n));
+  }
+
+  async newestNodeUpdate(): Promise<number | undefined> {
+    const body = await this.#json('GET', '/v1/nodes/detail', undefined, { query: { sort_key: 'updated_at', sort_dir: 'desc', limit: '1' } });
+    const [node] = isRecord(body) && Array.isArray(body.nodes) ? (body.nodes as unknown[]) : [];
+    const at = isRecord(node) && typeof node.updated_at === 'string' ? Date.parse(node.updated_at) : NaN;
+    return Number.isFinite(at) ? at : undefined;
   }
 
   async createNode(body: Record<string, unknown>): Promise<IronicNode> {
@@ -292,14 +316,21 @@ export class IronicClient implements IronicClientAPI {
     return (await this.#json('POST', '/v1/ports', { node_uuid: nodeUUID, address, pxe_enabled: pxeEnabled })) as IronicPort;
   }
 
-  async #listAll(path: string, key: string, query: Record<string, string>, notFoundIsEmpty = false): Promise<unknown[]> {
+  async #listAll(
+    path: string,
+    key: string,
+    query: Record<string, string>,
+    notFoundIsEmpty = false,
+    opts: { pageLimit?: (page: number) => number; done?: (page: unknown[]) => boolean } = {},
+  ): Promise<unknown[]> {
     const items: unknown[] = [];
     let marker: string | undefined;
-    for (;;) {
-      const q = { ...query, limit: String(PAGE_LIMIT), ...(marker ? { marker } : {}) };
+    for (let n = 0; ; n++) {
+      const q = { ...query, limit: String(opts.pageLimit?.(n) ?? PAGE_LIMIT), ...(marker ? { marker } : {}) };
       const body = await this.#json('GET', path, undefined, { query: q, notFound: notFoundIsEmpty ? 'undefined' : undefined });
       const page = isRecord(body) && Array.isArray(body[key]) ? body[key] : [];
       items.push(...page);
+      if (opts.done?.(page)) return items;
       // `next` carries Ironic's own idea of its public URL, which may not be ours; only its marker is used.
       const next = isRecord(body) && typeof body.next === 'string' ? body.next : undefined;
       if (!next || page.length === 0) return items;

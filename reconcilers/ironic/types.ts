@@ -25,6 +25,8 @@ export interface IronicNode {
   deploy_interface?: string;
   inspect_interface?: string;
   raid_interface?: string;
+  /** When the node's row last changed (ISO 8601, Ironic's clock); null until its first update. */
+  updated_at?: string | null;
   [field: string]: unknown;
 }
 
@@ -84,7 +86,13 @@ export interface IronicClientAPI {
   listDrivers(): Promise<string[]>;
   /** By UUID or name; undefined when 404. */
   getNode(ident: string): Promise<IronicNode | undefined>;
-  listNodes(fields?: string[]): Promise<IronicNode[]>;
+  /**
+   * Every node, or with updatedSince (ms since the epoch) only the nodes updated at or after it: newest first,
+   * paged until older ones come (Ironic cannot filter on updated_at, but sorts by it).
+   */
+  listNodes(fields?: string[], opts?: { updatedSince?: number }): Promise<IronicNode[]>;
+  /** The newest updated_at of any node (ms since the epoch), where changes-only lists start; none yet: undefined. */
+  newestNodeUpdate?(): Promise<number | undefined>;
   createNode(body: Record<string, unknown>): Promise<IronicNode>;
   patchNode(uuid: string, ops: JSONPatchOp[]): Promise<IronicNode>;
   /** 404 is success. */

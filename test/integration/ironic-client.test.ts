@@ -173,6 +173,34 @@ describe('IronicClient against Debian Ironic (noauth, API and conductor split)',
     await client.deleteNode(b.uuid);
   });
 
+  it('lists only the nodes updated since a time, newest first, across pages', async () => {
+    const created = [];
+    for (let i = 0; i < 3; i++) created.push(await client.createNode({ name: `since-${i}`, driver: 'fake-hardware' }));
+    // A PATCH stamps updated_at; the nodes never updated have none and are never among the changes.
+    const patched = await client.patchNode(created[1].uuid, [{ op: 'add', path: '/extra/x', value: '1' }]);
+    assert.equal(typeof patched.updated_at, 'string');
+    // The PATCH reply's stamp is cut to the second; the node as stored (and listed) has it to the microsecond.
+    const at = Date.parse((await client.getNode(created[1].uuid))?.updated_at as string);
+    assert.ok(at >= Date.parse(patched.updated_at as string) && at < Date.parse(patched.updated_at as string) + 1000);
+    assert.equal(await client.newestNodeUpdate(), at);
+    const since = await client.listNodes(['name', 'provision_state'], { updatedSince: at });
+    assert.deepEqual(since.map((n) => n.name), ['since-1']);
+    assert.equal(since[0].provision_state, 'enroll');
+    assert.deepEqual(await client.listNodes(['name'], { updatedSince: at + 60_000 }), []);
+    // More changes than the first two pages (10, then 40) hold: all come back, newest first.
+    const many: IronicNode[] = [];
+    for (let i = 0; i < 55; i += 11) {
+      const batch = await Promise.all(Array.from({ length: 11 }, (_, j) => client.createNode({ name: `since-many-${i + j}`, driver: 'fake-hardware' })));
+      await Promise.all(batch.map((n) => client.patchNode(n.uuid, [{ op: 'add', path: '/extra/x', value: '2' }])));
+      many.push(...batch);
+    }
+    const changes = await client.listNodes(['name'], { updatedSince: at });
+    assert.equal(changes.length, 56);
+    const stamps = changes.map((n) => Date.parse(n.updated_at as string));
+    assert.deepEqual(stamps, [...stamps].sort((a, b) => b - a));
+    await Promise.all([...created, ...many].map((n) => client.deleteNode(n.uuid)));
+  });
+
   it('answers 404 as undefined and other errors as IronicError with Ironic’s faultstring', async () => {
     assert.equal(await client.getNode('no-such-node'), undefined);
     assert.equal(await client.getInventory('00000000-0000-0000-0000-000000000000'), undefined);

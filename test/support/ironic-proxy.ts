@@ -45,7 +45,7 @@ export function requestKind(method: string, url: string): string {
   const path = url.split('?')[0].replace(UUID, '{id}');
   const parts = path.split('/');
   // /v1/nodes/<ident>/… and /v1/ports/<ident>: the identifier segment, whatever its spelling.
-  if (parts[1] === 'v1' && (parts[2] === 'nodes' || parts[2] === 'ports') && parts.length > 3 && parts[3] !== '') parts[3] = '{id}';
+  if (parts[1] === 'v1' && (parts[2] === 'nodes' || parts[2] === 'ports') && parts.length > 3 && parts[3] !== '' && parts[3] !== 'detail') parts[3] = '{id}';
   return `${method} ${parts.join('/')}`;
 }
 
@@ -133,7 +133,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       { hostname: upstream.hostname, port: upstream.port, method, path: url, headers: { ...req.headers, host: upstream.host }, agent },
       (reply) => {
         const status = reply.statusCode ?? 502;
-        if (status >= 400) counts.errors[String(status)] = (counts.errors[String(status)] ?? 0) + 1;
+        if (status >= 400) counts.errors[`${status} ${kind}`] = (counts.errors[`${status} ${kind}`] ?? 0) + 1;
         res.writeHead(status, reply.headers);
         if (watched) {
           const got: Buffer[] = [];

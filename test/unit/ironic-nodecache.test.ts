@@ -94,6 +94,61 @@ describe('NodeCache', () => {
     cache.stop();
   });
 
+  it('lists only the nodes updated since the last list while watching, and in full every fullListInterval', async () => {
+    let now = 1_000_000;
+    const stamp = (ms: number) => new Date(ms).toISOString();
+    let nodes: IronicNode[] = [
+      { ...node('u1', 'cleaning', 'ns~h1'), updated_at: stamp(100_000) },
+      { ...node('u2', 'active', 'ns~h2'), updated_at: stamp(50_000) },
+      { ...node('u3', 'enroll', 'ns~h3'), updated_at: null },
+    ];
+    const asked: (number | string | undefined)[] = [];
+    const stamps = () => nodes.map((n) => (typeof n.updated_at === 'string' ? Date.parse(n.updated_at) : -Infinity));
+    const client = {
+      async listNodes(_fields?: string[], opts: { updatedSince?: number } = {}) {
+        asked.push(opts.updatedSince);
+        const since = opts.updatedSince;
+        // As Ironic: a list by fields cannot carry updated_at, the detailed changes-only one does.
+        if (since === undefined) return nodes.map(({ updated_at: _, ...n }) => structuredClone(n));
+        return nodes.filter((_, i) => stamps()[i] >= since).map((n) => structuredClone(n));
+      },
+      async newestNodeUpdate() {
+        asked.push('newest');
+        return Math.max(...stamps());
+      },
+    } as unknown as IronicClientAPI;
+    const moved: string[] = [];
+    const cache = new NodeCache(client, { pollIntervalMs: 1000, maxAgeMs: 1000, fullListIntervalMs: 10_000, now: () => now, onChange: (n) => moved.push(n.uuid) });
+    cache.watch('u1');
+    await cache.poll();
+    assert.deepEqual(asked, ['newest', undefined], 'the first list is full, after asking where changes start');
+    now += 3000;
+    await cache.poll();
+    assert.deepEqual(asked, ['newest', undefined, 98_000], 'then the changes since the newest update seen, less the margin');
+    // u2 and u3 were not among the changes: they are still as listed, however old the list that showed them.
+    assert.equal(cache.get('u2', false)?.provision_state, 'active');
+    assert.equal(cache.get('ns~h3', false)?.provision_state, 'enroll');
+    assert.equal(cache.recentList(1000)?.length, 3, 'the capacity check still sees every node');
+    nodes[0] = { ...nodes[0], provision_state: 'available', updated_at: stamp(104_000) };
+    now += 1000;
+    await cache.poll();
+    assert.deepEqual(moved, ['u1']);
+    assert.equal(cache.get('u1', false)?.provision_state, 'available');
+    assert.equal(asked.at(-1), 98_000);
+    // Deleted behind our back: a changes-only list cannot tell; the next full one does.
+    nodes = nodes.filter((n) => n.uuid !== 'u2');
+    now += 1000;
+    await cache.poll();
+    assert.equal(asked.at(-1), 102_000);
+    assert.ok(cache.get('u2', false), 'not yet known to be gone');
+    now += 5000;
+    await cache.poll();
+    assert.equal(asked.at(-1), undefined, 'a full list once fullListInterval has passed');
+    assert.equal(cache.get('u2', false), undefined);
+    assert.equal(cache.recentList(1000)?.length, 2);
+    cache.stop();
+  });
+
   it('is off with maxAge 0: no caching, no polling', async () => {
     const { client, calls } = listingClient(() => [node('u1', 'active')]);
     const cache = new NodeCache(client, { pollIntervalMs: 5, maxAgeMs: 0 });

@@ -43,7 +43,7 @@ test('the proxy forwards bodies and statuses and counts every request', async ()
     assert.equal(missing.status, 404);
     await missing.text();
     assert.deepEqual(seen, ['PUT /v1/nodes/abc/states/power {"target":"power on"}', 'GET /missing ']);
-    assert.deepEqual(proxy.counts(), { total: 2, byKind: { 'PUT /v1/nodes/{id}/states/power': 1, 'GET /missing': 1 }, errors: { '404': 1 } });
+    assert.deepEqual(proxy.counts(), { total: 2, byKind: { 'PUT /v1/nodes/{id}/states/power': 1, 'GET /missing': 1 }, errors: { '404 GET /missing': 1 } });
   } finally {
     await proxy.close();
     upstream.close();
