@@ -8,6 +8,7 @@ import { Controller } from './runtime/controller.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './runtime/metrics.ts';
 import { bareMetalHostReconciler } from './baremetalhost/controller.ts';
+import { CapacityWaiters } from './baremetalhost/capacity.ts';
 import { bareMetalHostType, secretType } from './baremetalhost/resources.ts';
 import { LeaderElector } from './runtime/leaderelection.ts';
 import { CachedReadClient } from './runtime/cachedclient.ts';
@@ -56,7 +57,9 @@ export function startManager(opts: ManagerOptions): Manager {
   const events = new EventRecorder({ client: opts.kube, onError: (e) => log(`event: ${e.message}`) });
   // Reads hosts and claimed Secrets from the informers below, once they exist.
   const cachedKube = new CachedReadClient(opts.kube);
+  const capacityWaiters = new CapacityWaiters();
   const reconcile = bareMetalHostReconciler({
+    capacityWaiters,
     kube: cachedKube,
     provisioner: opts.provisioner,
     events,
@@ -76,6 +79,8 @@ export function startManager(opts: ManagerOptions): Manager {
   });
   // A host whose Ironic node finished a step is reconciled now, not after its poll delay.
   opts.provisioner.onNodeChange?.((k) => controller.enqueue(k));
+  // A provisioning slot that freed up goes to the host that has waited longest for one.
+  opts.provisioner.onCapacityFreed?.(() => capacityWaiters.take(1).forEach((k) => controller.enqueue(k)));
   const hosts = new Informer({
     client: opts.kube,
     type: bareMetalHostType,

@@ -31,6 +31,7 @@ import {
   secretType,
 } from './resources.ts';
 import { backoffMs, errorEventReasons, timing, type ActionResult } from './results.ts';
+import type { CapacityWaiters } from './capacity.ts';
 import { hostFinalizer, reconcileState, setError, type HostContext, type PendingEvent, type ProvisionSecretsData } from './statemachine.ts';
 
 export interface EventRecorder {
@@ -57,6 +58,8 @@ export interface BareMetalHostControllerDeps {
   config?: Partial<BareMetalHostControllerConfig>;
   /** Diagnostics; never given credentials. */
   log?: (message: string) => void;
+  /** Told after each reconcile whether the host waits for provisioning capacity, so a freed slot can wake it. */
+  capacityWaiters?: CapacityWaiters;
 }
 
 export const defaultControllerConfig: BareMetalHostControllerConfig = {
@@ -228,6 +231,7 @@ class HostReconcile {
     await this.applyEffectsBeforeSave(ctx);
     await this.save();
     await this.applyEffectsAfterSave(ctx);
+    this.deps.capacityWaiters?.update(this.key, result.type === 'delayed');
     return this.requeueFor(result);
   }
 

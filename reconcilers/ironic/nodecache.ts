@@ -59,7 +59,7 @@ export interface NodeCacheOptions {
   /** Extra fields for the list, by negotiated microversion (e.g. disable_power_off from 1.95). */
   extraFields?: () => string[];
   /** A watched or held node's state moved (seen by a list poll): its host can be reconciled now, not at its requeue. */
-  onChange?: (node: IronicNode) => void;
+  onChange?: (node: IronicNode, old: IronicNode) => void;
   /** Poll failures (Ironic down): reads fall back to single GETs, which report the failure. */
   onError?: (e: unknown) => void;
   /** A list poll answered: Ironic is up. */
@@ -170,6 +170,8 @@ export class NodeCache {
     const expected: IronicNode = { ...node, ...changes };
     this.entries.set(node.uuid, { node: expected, at: this.now(), partial: true });
     this.partial.add(expected);
+    // The capacity check counts from the list: a host let in must count before the next list shows it.
+    this.lastList?.nodes.set(node.uuid, expected);
   }
 
   /** The node is gone (deleted, or 404). */
@@ -278,7 +280,7 @@ export class NodeCache {
   private apply(nodes: IronicNode[], sent: number, full: boolean): void {
     const at = this.now();
     const seen = new Set<string>();
-    const changed: IronicNode[] = [];
+    const changed: [IronicNode, IronicNode][] = [];
     for (const node of nodes) {
       seen.add(node.uuid);
       const updated = typeof node.updated_at === 'string' ? Date.parse(node.updated_at) : NaN;
@@ -290,7 +292,7 @@ export class NodeCache {
       this.entries.set(node.uuid, { node, at, partial: true });
       this.partial.add(node);
       if (node.name) this.uuidByName.set(node.name, node.uuid);
-      if (old && (this.watched.has(node.uuid) || this.held.has(node.uuid)) && movedFields.some((f) => old.node[f] !== node[f])) changed.push(node);
+      if (old && (this.watched.has(node.uuid) || this.held.has(node.uuid)) && movedFields.some((f) => old.node[f] !== node[f])) changed.push([node, old.node]);
     }
     for (const [uuid, e] of this.entries) {
       if (seen.has(uuid) || (this.changedAt.get(uuid) ?? -Infinity) >= sent) continue;
@@ -306,6 +308,6 @@ export class NodeCache {
     const listed = full || !this.lastList ? new Map<string, IronicNode>() : this.lastList.nodes;
     for (const node of nodes) listed.set(node.uuid, node);
     this.lastList = { at, nodes: listed };
-    for (const node of changed) this.opts.onChange?.(node);
+    for (const [node, old] of changed) this.opts.onChange?.(node, old);
   }
 }

@@ -268,7 +268,10 @@ export class IronicProvisioner implements Provisioner {
       // Held hosts read the list's state, not Ironic: the list stands for their readiness checks.
       onAnswered: () => this.answered(),
       onError: (e) => this.unanswered(e),
-      onChange: (node) => {
+      onChange: (node, old) => {
+        if (busyStates.has(old.provision_state ?? '') && !busyStates.has(node.provision_state ?? '')) {
+          for (const listener of this.capacityListeners) listener();
+        }
         const at = node.name?.indexOf('~') ?? -1;
         if (!node.name || at < 0) return;
         const host = { namespace: node.name.slice(0, at), name: node.name.slice(at + 1) };
@@ -278,6 +281,12 @@ export class IronicProvisioner implements Provisioner {
   }
 
   private readonly changeListeners: ((host: { namespace: string; name: string }) => void)[] = [];
+  private readonly capacityListeners: (() => void)[] = [];
+
+  /** Calls back when the node poller sees a node leave the states that count against PROVISIONING_LIMIT. */
+  onCapacityFreed(listener: () => void): void {
+    this.capacityListeners.push(listener);
+  }
 
   /**
    * Calls back when the node poller sees a waiting host's node move (a cleaning finished, a deploy failed),

@@ -133,6 +133,8 @@ export interface Provisioner {
   getFirmwareSettings(host: HostData, withSchema: boolean): Promise<{ settings: FirmwareSetting[]; schema?: Record<string, FirmwareSchemaEntry> }>;
   /** Readiness (Ironic reachable, new enough, drivers loaded). Throws ProvisionerNotReadyError when not. */
   ready(): Promise<void>;
+  /** Optional: tell the controller each time a node leaves the states hasCapacity counts (a slot is free). */
+  onCapacityFreed?(listener: () => void): void;
   /** Optional: tell the controller as soon as a host's record changes, instead of waiting out its requeue. */
   onNodeChange?(listener: (host: { namespace: string; name: string }) => void): void;
   /**

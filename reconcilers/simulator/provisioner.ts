@@ -106,6 +106,17 @@ export class SimulatedProvisioner implements Provisioner {
     this.changeListeners.push(listener);
   }
 
+  private readonly capacityListeners: (() => void)[] = [];
+
+  onCapacityFreed(listener: () => void): void {
+    this.capacityListeners.push(listener);
+  }
+
+  /** An operation ended: if it counted against the capacity, its slot is free. */
+  private ended(kind: Operation): void {
+    if (busyOps.includes(kind)) for (const listener of this.capacityListeners) listener();
+  }
+
   /** Nothing changes a simulated node but our own calls and the out-of-band calls here, which report it. */
   reportsChanges(host: HostData): boolean {
     const node = this.nodes.get(hostKey(host));
@@ -150,6 +161,7 @@ export class SimulatedProvisioner implements Provisioner {
       const other = node.op;
       node.op = undefined;
       other.finish();
+      this.ended(other.kind);
     }
     if (!node.op) {
       node.op = { kind, until: now + duration, key, finish };
@@ -159,6 +171,7 @@ export class SimulatedProvisioner implements Provisioner {
     const op = node.op;
     node.op = undefined;
     const error = op.finish();
+    this.ended(op.kind);
     return error ? { ...failed(error), started: false } : { ...done(), started: false };
   }
 

@@ -984,6 +984,34 @@ describe('IronicProvisioner.hasCapacity', () => {
     // Virtual media BMCs are never limited.
     assert.equal(await prov.hasCapacity(host({ name: 'z' }, 'redfish-virtualmedia://bmc.example/x')), true);
   });
+
+  it('tells when a polled node leaves a counted state, and counts a host it let in before the next list', async () => {
+    const { prov, ironic } = setup({ provisioningLimit: 1, nodeCacheMs: 1000, nodePollIntervalMs: 20 });
+    try {
+      const [a, b] = [host({ name: 'a', uid: 'uid-a', bootMACAddress: '00:11:22:33:44:0a' }, 'ipmi://10.0.0.1'), host({ name: 'b', uid: 'uid-b', bootMACAddress: '00:11:22:33:44:0b' }, 'ipmi://10.0.0.2')];
+      const ra = await registered(prov, a, 40);
+      const rb = await registered(prov, b, 40);
+      let freed = 0;
+      prov.onCapacityFreed(() => freed++);
+      ironic.node(ra.provisionerID).provision_state = 'available';
+      ironic.node(rb.provisionerID).provision_state = 'available';
+      ironic.hold = true;
+      const data = { image: { url: 'http://x/img', checksum: 'abc', checksumType: 'md5' as const }, bootMode: 'UEFI' as const };
+      await sleep(60);
+      assert.equal(await prov.hasCapacity(ra), true);
+      assert.equal((await prov.provision(ra, data, { forceReboot: false })).dirty, true);
+      // a is deploying as far as Ironic said when it accepted; no list has shown that yet.
+      assert.equal(await prov.hasCapacity(rb), false, 'the one slot is taken');
+      await sleep(60);
+      assert.equal(freed, 0);
+      ironic.finish();
+      await sleep(80);
+      assert.equal(freed, 1, 'a left deploying: one slot free');
+      assert.equal(await prov.hasCapacity(rb), true);
+    } finally {
+      prov.close();
+    }
+  });
 });
 
 describe('IronicProvisioner.getFirmwareSettings', () => {
