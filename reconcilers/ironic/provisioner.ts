@@ -680,8 +680,9 @@ export class IronicProvisioner implements Provisioner {
       if (problem) return failed(problem);
 
       // Without a provisioner ID the host was never registered or its node is gone: asking for the node by
-      // name would be a sure 404, so it is created straight away, and a node by that name answers 409.
-      let node = host.provisionerID || this.cache.get(nodeName(host), false) ? await this.findNode(host) : undefined;
+      // name would be a sure 404, so it is created straight away, and a node by that name answers 409. Unless
+      // this process made or saw the node by that name (the host may have failed to record its ID since).
+      let node = host.provisionerID || this.cache.uuidOf(nodeName(host)) ? await this.findNode(host) : undefined;
       if (!node) {
         const claimed = await this.nodeByMAC(host);
         if (claimed.conflict) return failed(claimed.conflict);

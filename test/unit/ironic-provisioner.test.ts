@@ -1264,6 +1264,25 @@ describe('IronicProvisioner with the node cache and its poller', () => {
     }
   });
 
+  it('looks up, rather than creates again, the node it made for a host that could not record its ID', async () => {
+    const { prov, ironic } = setup({ nodeCacheMs: 200, nodePollIntervalMs: 20 });
+    try {
+      // No boot MAC (fake hardware needs none): nothing but the name leads back to the node.
+      const h = host({ bootMACAddress: undefined });
+      // Created, then the manage that follows fails: the host saves no provisioner ID this time.
+      ironic.failNext.set('setProvisionState', new IronicError(503, 'No free conductor workers available'));
+      await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(ironic.callsOf('createNode').length, 1);
+      // Long enough for anything cached of the node to be stale.
+      await sleep(400);
+      const r = await prov.register(h, { credentialsChanged: false, restartOnFailure: false });
+      assert.equal(ironic.callsOf('createNode').length, 1, 'no second create (Ironic would answer 409)');
+      assert.equal(r.provisionerID, [...ironic.nodes.keys()][0]);
+    } finally {
+      prov.close();
+    }
+  });
+
   it('creates the node of a new host without looking it up first, and adopts one that has its name', async () => {
     const { prov, ironic } = setup();
     const h = host({ bootMACAddress: undefined, inspectionMode: 'agent' });
